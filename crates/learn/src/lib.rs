@@ -1,0 +1,20 @@
+//! mqtt-ids learning engine: feature tables, classifiers with scikit-learn's vocabulary in linfa's
+//! shape (params → `check()` → `fit` → fitted model), evaluation protocols, metrics and model files.
+#![forbid(unsafe_code)]
+
+pub mod dataset;
+pub mod error;
+pub mod metrics;
+pub mod rng;
+pub mod split;
+pub mod table;
+
+pub use dataset::{Dataset, Matrix};
+pub use error::{Error, Result};
+pub mod lbfgs;
+pub mod lr;
+pub mod model;
+pub mod nb;
+pub mod scaler;
+
+pub use model::{Classifier, Fit, ParamGuard};

@@ -1,0 +1,230 @@
+//! `mqtt-ids inspect`: what each capture holds, and what could not be read or decoded.
+
+use std::io::Write;
+
+use mqtt_ids_capture::{self as capture, time::rfc3339_ns, ReadError, ReaderOptions, Summary};
+use serde_json::{json, Map, Value};
+
+use crate::{progress, EXIT_FAILURE, EXIT_INPUT_ERROR, EXIT_OK};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// One JSON object per input, each on its own line.
+    #[arg(long)]
+    json: bool,
+    /// Capture files (pcap or pcapng, optionally gzip-compressed); `-` reads standard input.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<String>,
+}
+
+/// Everything `inspect` learned about one input.
+struct Report {
+    file: String,
+    format: Option<&'static str>,
+    compressed: bool,
+    interface_link_types: Vec<capture::LinkType>,
+    summary: Summary,
+    errors: Vec<ReadError>,
+}
+
+pub fn run(args: &Args) -> u8 {
+    let mut status = EXIT_OK;
+    let stdout = std::io::stdout();
+    for file in &args.files {
+        let report = inspect_file(file);
+        if !report.errors.is_empty() {
+            status = EXIT_INPUT_ERROR;
+            for e in &report.errors {
+                eprintln!("mqtt-ids: {e}");
+            }
+        }
+        let text = if args.json {
+            let mut line = serde_json::to_string(&to_json(&report)).expect("JSON of plain values");
+            line.push('\n');
+            line
+        } else {
+            to_text(&report)
+        };
+        let mut out = stdout.lock();
+        if out
+            .write_all(text.as_bytes())
+            .and_then(|_| out.flush())
+            .is_err()
+        {
+            // Standard output is gone (closed pipe): nothing more can be reported.
+            return EXIT_FAILURE;
+        }
+    }
+    status
+}
+
+fn inspect_file(file: &str) -> Report {
+    let mut report = Report {
+        file: file.to_string(),
+        format: None,
+        compressed: false,
+        interface_link_types: Vec::new(),
+        summary: Summary::default(),
+        errors: Vec::new(),
+    };
+    let mut reader = match capture::open(file, ReaderOptions::default()) {
+        Ok(r) => r,
+        Err(e) => {
+            report.errors.push(e);
+            return report;
+        }
+    };
+    report.format = Some(reader.format().name());
+    report.compressed = reader.compressed();
+    let size = std::fs::metadata(file)
+        .ok()
+        .filter(|m| m.is_file() && !reader.compressed())
+        .map(|m| m.len());
+    let bar = progress::bytes(file, size);
+    let mut last_update = 0u64;
+    loop {
+        match reader.next_frame() {
+            Ok(Some(frame)) => {
+                let packet = capture::decode(frame);
+                report.summary.add(&packet);
+            }
+            Ok(None) => break,
+            Err(e) => {
+                report.errors.push(e);
+                break;
+            }
+        }
+        if reader.bytes_read() - last_update > 4 << 20 {
+            last_update = reader.bytes_read();
+            bar.set_position(last_update);
+        }
+    }
+    bar.finish_and_clear();
+    report.interface_link_types = reader.interfaces().iter().map(|i| i.link_type).collect();
+    report.interface_link_types.dedup();
+    // A link type nothing here can decode is an error the user must hear about, not a quiet
+    // count: name the first packet it affected.
+    report
+}
+
+fn link_types(report: &Report) -> Vec<capture::LinkType> {
+    let mut types = report.interface_link_types.clone();
+    types.extend(report.summary.link_types.keys().copied());
+    types.sort();
+    types.dedup();
+    types
+}
+
+fn to_json(r: &Report) -> Value {
+    let s = &r.summary;
+    let mut undecodable = Map::new();
+    for (e, (n, first)) in &s.undecodable {
+        undecodable.insert(
+            e.to_string(),
+            json!({ "packets": n, "first_packet": first }),
+        );
+    }
+    let other_network: Map<String, Value> = s
+        .other_network
+        .iter()
+        .map(|(t, n)| (format!("0x{t:04x}"), json!(n)))
+        .collect();
+    let other_transport: Map<String, Value> = s
+        .other_transport
+        .iter()
+        .map(|(p, n)| (p.to_string(), json!(n)))
+        .collect();
+    json!({
+        "file": r.file,
+        "format": r.format,
+        "compressed": r.compressed,
+        "link_types": link_types(r).iter().map(|l| l.name()).collect::<Vec<_>>(),
+        "packets": s.packets,
+        "bytes": s.bytes,
+        "wire_bytes": s.wire_bytes,
+        "first_ts": s.first_ts.map(rfc3339_ns),
+        "last_ts": s.last_ts.map(rfc3339_ns),
+        "ipv4": s.ipv4,
+        "ipv6": s.ipv6,
+        "arp": s.arp,
+        "other_network": other_network,
+        "tcp": s.tcp,
+        "udp": s.udp,
+        "icmp": s.icmp,
+        "icmpv6": s.icmpv6,
+        "other_transport": other_transport,
+        "ip_fragments": s.fragments,
+        "truncated": s.truncated,
+        "undecodable": s.undecodable_total(),
+        "undecodable_by_reason": undecodable,
+        "errors": r.errors.iter().map(|e| json!({
+            "offset": e.offset,
+            "packet": e.packet,
+            "message": e.to_string(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn to_text(r: &Report) -> String {
+    use std::fmt::Write as _;
+    let s = &r.summary;
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", r.file);
+    let format = match (r.format, r.compressed) {
+        (Some(f), true) => format!("{f} (gzip)"),
+        (Some(f), false) => f.to_string(),
+        (None, _) => "unreadable".to_string(),
+    };
+    let _ = writeln!(out, "  format        {format}");
+    let types: Vec<String> = link_types(r).iter().map(|l| l.to_string()).collect();
+    let _ = writeln!(out, "  link types    {}", types.join(", "));
+    let _ = writeln!(
+        out,
+        "  packets       {} ({} bytes captured, {} on the wire)",
+        s.packets, s.bytes, s.wire_bytes
+    );
+    if let (Some(first), Some(last)) = (s.first_ts, s.last_ts) {
+        let _ = writeln!(
+            out,
+            "  time          {} .. {} ({:.3} s)",
+            rfc3339_ns(first),
+            rfc3339_ns(last),
+            (last - first) as f64 / 1e9
+        );
+    }
+    let other_net: u64 = s.other_network.values().sum();
+    let _ = writeln!(
+        out,
+        "  network       ipv4 {}  ipv6 {}  arp {}  other {}",
+        s.ipv4, s.ipv6, s.arp, other_net
+    );
+    let other_tr: u64 = s.other_transport.values().sum();
+    let _ = writeln!(
+        out,
+        "  transport     tcp {}  udp {}  icmp {}  icmpv6 {}  other {}",
+        s.tcp, s.udp, s.icmp, s.icmpv6, other_tr
+    );
+    if s.fragments > 0 || s.truncated > 0 {
+        let _ = writeln!(
+            out,
+            "  partial       {} IP fragments, {} truncated by snaplen",
+            s.fragments, s.truncated
+        );
+    }
+    if s.undecodable.is_empty() {
+        let _ = writeln!(out, "  undecodable   0");
+    } else {
+        let _ = writeln!(out, "  undecodable   {}", s.undecodable_total());
+        for (e, (n, first)) in &s.undecodable {
+            let _ = writeln!(out, "    {n:>10}  {e} (first: packet {first})");
+        }
+    }
+    if r.errors.is_empty() {
+        let _ = writeln!(out, "  errors        none");
+    } else {
+        for e in &r.errors {
+            let _ = writeln!(out, "  error         {}", e.location_and_reason());
+        }
+    }
+    out
+}

@@ -1,0 +1,29 @@
+//! Progress bars on a terminal, nothing when standard error is piped.
+
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// A byte-progress bar for reading `name` (of `total` bytes, when known). Hidden unless standard
+/// error is a terminal.
+pub fn bytes(name: &str, total: Option<u64>) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = match total {
+        Some(total) => ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
+            .with_style(
+                ProgressStyle::with_template(
+                    "{msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            ),
+        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
+            ProgressStyle::with_template("{msg:30!} {spinner} {bytes} {bytes_per_sec}")
+                .expect("valid template"),
+        ),
+    };
+    bar.set_message(name.to_string());
+    bar
+}

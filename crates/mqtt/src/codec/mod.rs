@@ -1,0 +1,156 @@
+//! The MQTT codec: fixed header and varint ([`header`]), vocabulary ([`types`]), message bodies
+//! ([`message`]) and v5 properties ([`properties`]), for MQTT 3.1, 3.1.1 and 5.0.
+//!
+//! [`parse_message`] is the single entry point. It is bounded and total: for any input it returns one of
+//! three outcomes — need more bytes, too large (skip and count), parsed (with bytes consumed) — and never
+//! panics or allocates.
+
+pub mod header;
+pub mod message;
+pub mod properties;
+mod reader;
+pub mod types;
+
+pub use header::{FixedHeader, HeaderError, MAX_VARINT};
+pub use message::{
+    Auth, Connack, Connect, ConnectFlags, Disconnect, Message, Packet, PubAck, Publish, Suback,
+    Subscribe, Subscription, SubscriptionOptions, Subscriptions, TopicFilters, Unsuback,
+    Unsubscribe, Will,
+};
+pub use properties::{Properties, PropertiesIter, Property};
+pub use reader::FieldError;
+pub use types::{MqttStr, PacketType, ProtocolVersion, QoS, Secret};
+
+use crate::finding::{FindingKind, FindingSet};
+
+/// Default largest message we parse: 1 MiB (Suricata's `app-layer.protocols.mqtt.max-msg-length`
+/// default). Larger messages are skipped, never buffered.
+pub const DEFAULT_MAX_MESSAGE_LEN: usize = 1 << 20;
+
+/// How to parse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// Protocol version of the connection (from its CONNECT); `None` to guess per message.
+    /// CONNECT itself is always parsed by its own protocol level.
+    pub version: Option<ProtocolVersion>,
+    /// Whole-message size (fixed header included) above which a message is reported as
+    /// [`TooLarge::Oversized`] instead of parsed.
+    pub max_message_len: usize,
+}
+
+impl Default for ParseOptions {
+    fn default() -> Self {
+        ParseOptions {
+            version: None,
+            max_message_len: DEFAULT_MAX_MESSAGE_LEN,
+        }
+    }
+}
+
+/// How many more bytes a parse needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Needed {
+    /// Exactly this many more bytes complete the message (its fixed header is known).
+    Size(usize),
+    /// The fixed header itself is incomplete; at least one more byte is needed.
+    Unknown,
+}
+
+/// A message that will not be parsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TooLarge {
+    /// The declared message is larger than `max_message_len`: skip `frame_len` bytes (they may not all
+    /// be here yet) and count it (`oversized_message`).
+    Oversized {
+        /// The fixed header that announced it.
+        header: FixedHeader,
+        /// Fixed header plus remaining length.
+        frame_len: usize,
+    },
+    /// The remaining length does not end within 4 bytes, i.e. it exceeds 268,435,455: the message
+    /// boundary is unknown and the stream must resynchronise (`invalid_remaining_length`).
+    InvalidRemainingLength {
+        /// The type/flags byte that started it.
+        first_byte: u8,
+    },
+}
+
+impl TooLarge {
+    /// The finding this outcome stands for.
+    pub fn finding(&self) -> FindingKind {
+        match self {
+            TooLarge::Oversized { .. } => FindingKind::OversizedMessage,
+            TooLarge::InvalidRemainingLength { .. } => FindingKind::InvalidRemainingLength,
+        }
+    }
+}
+
+/// Outcome of [`parse_message`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decoded<'a> {
+    /// A whole message was parsed from the first `consumed` bytes.
+    Parsed {
+        /// The message, borrowing from the input.
+        message: Message<'a>,
+        /// Bytes consumed (its frame length).
+        consumed: usize,
+    },
+    /// The input ends inside the message.
+    Incomplete(Needed),
+    /// The message is not parsed; see [`TooLarge`].
+    TooLarge(TooLarge),
+}
+
+/// Parse one message from the start of `input`.
+///
+/// The body is parsed on exactly `remaining_length` bytes, so a parsed message never depends on what
+/// follows it and a malformed body never asks for more input.
+pub fn parse_message<'a>(input: &'a [u8], options: &ParseOptions) -> Decoded<'a> {
+    let header = match header::parse_fixed_header(input) {
+        Ok(h) => h,
+        Err(HeaderError::Incomplete { .. }) => return Decoded::Incomplete(Needed::Unknown),
+        Err(HeaderError::InvalidRemainingLength) => {
+            return Decoded::TooLarge(TooLarge::InvalidRemainingLength {
+                first_byte: input[0],
+            })
+        }
+    };
+    let frame_len = header.frame_len();
+    if frame_len > options.max_message_len {
+        return Decoded::TooLarge(TooLarge::Oversized { header, frame_len });
+    }
+    let Some(frame) = input.get(..frame_len) else {
+        return Decoded::Incomplete(Needed::Size(frame_len - input.len()));
+    };
+    let body = &frame[header.header_len as usize..];
+    Decoded::Parsed {
+        message: parse_framed(header, frame, body, options.version),
+        consumed: frame_len,
+    }
+}
+
+/// Parse a message whose frame is complete (`frame` = header + body).
+fn parse_framed<'a>(
+    header: FixedHeader,
+    frame: &'a [u8],
+    body: &'a [u8],
+    version: Option<ProtocolVersion>,
+) -> Message<'a> {
+    let mut findings = FindingSet::EMPTY;
+    if !header.flags_valid() {
+        findings.insert(FindingKind::ReservedFlagsSet);
+    }
+    if !header.minimal_length {
+        findings.insert(FindingKind::NonMinimalVarint);
+    }
+    let packet = message::parse_body(&header, body, version, &mut findings);
+    Message {
+        header,
+        packet,
+        findings,
+        frame,
+    }
+}
+
+#[cfg(test)]
+mod tests;

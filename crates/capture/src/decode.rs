@@ -387,7 +387,8 @@ fn from_sliced<'a>(frame: Frame<'a>, s: &LaxSlicedPacket<'a>) -> Packet<'a> {
         Some(TransportSlice::Igmp(_)) => packet.transport = Transport::Other(2),
         None => {
             if let Some(ip) = &packet.ip {
-                if packet.error.is_none() {
+                // A fragment's transport header is not decoded (no IP reassembly).
+                if packet.error.is_none() && !ip.fragment {
                     packet.transport = Transport::Other(ip.protocol);
                 }
             }
@@ -479,4 +480,348 @@ fn slice_error(e: &SliceError) -> DecodeError {
 
 fn be_u16(data: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*data.get(at)?, *data.get(at + 1)?]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    fn frame(link_type: LinkType, data: &[u8]) -> Frame<'_> {
+        Frame {
+            number: 1,
+            offset: 0,
+            ts_ns: 0,
+            interface: 0,
+            link_type,
+            orig_len: data.len() as u32,
+            data,
+        }
+    }
+
+    /// IPv4 (20-byte header, or 24 with one option word) + TCP (20 bytes) + payload.
+    fn ipv4_tcp(options: bool, flags12: u8, flags13: u8, payload: &[u8]) -> Vec<u8> {
+        let ihl = if options { 6 } else { 5 };
+        let total = ihl * 4 + 20 + payload.len();
+        let mut v = vec![
+            0x40 | ihl as u8,
+            0x00, // version 4, IHL; DSCP/ECN
+            (total >> 8) as u8,
+            total as u8, // total length
+            0x12,
+            0x34, // identification
+            0x40,
+            0x00, // flags: DF; fragment offset 0
+            64,
+            6, // TTL 64, protocol TCP
+            0x00,
+            0x00, // header checksum (never checked)
+            10,
+            16,
+            100,
+            1, // source 10.16.100.1
+            10,
+            16,
+            100,
+            73, // destination 10.16.100.73
+        ];
+        if options {
+            v.extend_from_slice(&[0x01, 0x01, 0x01, 0x00]); // NOP NOP NOP EOL
+        }
+        v.extend_from_slice(&[
+            0xC3,
+            0x50, // source port 50000
+            0x07,
+            0x5B, // destination port 1883
+            0,
+            0,
+            0,
+            1, // sequence number
+            0,
+            0,
+            0,
+            2, // acknowledgment number
+            0x50 | flags12,
+            flags13, // data offset 5, reserved + NS; CWR..FIN
+            0x01,
+            0x00, // window 256
+            0x00,
+            0x00,
+            0x00,
+            0x00, // checksum (offloaded: wrong, ignored), urgent pointer
+        ]);
+        v.extend_from_slice(payload);
+        v
+    }
+
+    fn ipv6_udp(hop_by_hop: bool, payload: &[u8]) -> Vec<u8> {
+        let ext = if hop_by_hop { 8 } else { 0 };
+        let plen = ext + 8 + payload.len();
+        let mut v = vec![
+            0x60,
+            0,
+            0,
+            0, // version 6, traffic class, flow label
+            (plen >> 8) as u8,
+            plen as u8, // payload length
+            if hop_by_hop { 0 } else { 17 },
+            255, // next header, hop limit
+        ];
+        v.extend_from_slice(&Ipv6Addr::LOCALHOST.octets());
+        v.extend_from_slice(&Ipv6Addr::LOCALHOST.octets());
+        if hop_by_hop {
+            v.extend_from_slice(&[17, 0, 1, 4, 0, 0, 0, 0]); // next UDP, len 0, PadN
+        }
+        let ulen = 8 + payload.len();
+        v.extend_from_slice(&[0x13, 0x88, 0x07, 0x5B, (ulen >> 8) as u8, ulen as u8, 0, 0]);
+        v.extend_from_slice(payload);
+        v
+    }
+
+    fn ethernet(ether_type: u16, vlans: &[u16], ip: &[u8]) -> Vec<u8> {
+        let mut v = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2]; // destination, source MAC
+        for (i, _) in vlans.iter().enumerate() {
+            // 802.1ad outer tag, then 802.1Q tags
+            let tpid: u16 = if i == 0 && vlans.len() > 1 {
+                0x88A8
+            } else {
+                0x8100
+            };
+            v.extend_from_slice(&tpid.to_be_bytes());
+            v.extend_from_slice(&(vlans[i] & 0x0FFF).to_be_bytes());
+        }
+        v.extend_from_slice(&ether_type.to_be_bytes());
+        v.extend_from_slice(ip);
+        v
+    }
+
+    fn check_tcp(p: &Packet<'_>, payload: &[u8]) {
+        assert_eq!(p.error, None);
+        assert_eq!(p.network, Network::Ipv4);
+        let ip = p.ip.unwrap();
+        assert_eq!(ip.src, IpAddr::V4(Ipv4Addr::new(10, 16, 100, 1)));
+        assert_eq!(ip.dst, IpAddr::V4(Ipv4Addr::new(10, 16, 100, 73)));
+        assert_eq!(
+            (ip.ttl, ip.df, ip.mf, ip.rb, ip.id),
+            (64, true, false, false, 0x1234)
+        );
+        match p.transport {
+            Transport::Tcp {
+                src_port,
+                dst_port,
+                seq,
+                ack,
+                window,
+                ..
+            } => assert_eq!(
+                (src_port, dst_port, seq, ack, window),
+                (50000, 1883, 1, 2, 256)
+            ),
+            t => panic!("{t:?}"),
+        }
+        assert_eq!(p.payload, payload);
+    }
+
+    #[test]
+    fn every_link_type() {
+        let ip = ipv4_tcp(false, 0, 0x18, b"\x30\x02\x00\x00");
+        let mut sll = vec![0, 0, 0x03, 0x04, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0]; // loopback ARPHRD 772
+        sll.extend_from_slice(&0x0800u16.to_be_bytes());
+        sll.extend_from_slice(&ip);
+        let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 1, 0x03, 0x04, 0, 6];
+        sll2.extend_from_slice(&[0; 8]);
+        sll2.extend_from_slice(&ip);
+        let null_le = [&2u32.to_le_bytes()[..], &ip].concat();
+        let null_be = [&2u32.to_be_bytes()[..], &ip].concat();
+        let cases: Vec<(LinkType, Vec<u8>)> = vec![
+            (LinkType::ETHERNET, ethernet(0x0800, &[], &ip)),
+            (LinkType::ETHERNET, ethernet(0x0800, &[100], &ip)),
+            (LinkType::ETHERNET, ethernet(0x0800, &[100, 200], &ip)),
+            (LinkType::LINUX_SLL, sll),
+            (LinkType::LINUX_SLL2, sll2),
+            (LinkType::RAW, ip.clone()),
+            (LinkType::RAW_OPENBSD, ip.clone()),
+            (LinkType::RAW_BSDOS, ip.clone()),
+            (LinkType::IPV4, ip.clone()),
+            (LinkType::NULL, null_le),
+            (LinkType::NULL, null_be.clone()),
+            (LinkType::LOOP, null_be),
+        ];
+        for (lt, data) in &cases {
+            let p = decode(frame(*lt, data));
+            check_tcp(&p, b"\x30\x02\x00\x00");
+        }
+        let v6 = ipv6_udp(false, b"x");
+        for (lt, data) in [
+            (LinkType::IPV6, v6.clone()),
+            (LinkType::RAW, v6.clone()),
+            (LinkType::NULL, [&30u32.to_le_bytes()[..], &v6].concat()),
+            (LinkType::ETHERNET, ethernet(0x86DD, &[], &v6)),
+        ] {
+            let p = decode(frame(lt, &data));
+            assert_eq!(p.network, Network::Ipv6, "{lt}");
+            assert_eq!(p.transport.ports(), Some((5000, 1883)), "{lt}");
+            assert_eq!(p.ip.unwrap().ttl, 255);
+            assert_eq!(p.ip.unwrap().total_len, 40 + 9);
+        }
+    }
+
+    #[test]
+    fn ipv6_extension_headers_are_walked() {
+        let data = ipv6_udp(true, b"abc");
+        let p = decode(frame(LinkType::IPV6, &data));
+        assert_eq!(p.error, None);
+        assert_eq!(p.ip.unwrap().protocol, 17);
+        assert_eq!(p.payload, b"abc");
+    }
+
+    #[test]
+    fn ipv4_options_and_all_nine_tcp_flags() {
+        // NS (byte 12 bit 0) + all of byte 13; reserved bits set too.
+        let data = ipv4_tcp(true, 0x0F, 0xFF, b"");
+        let p = decode(frame(LinkType::RAW, &data));
+        check_tcp(&p, b"");
+        let Transport::Tcp { flags, .. } = p.transport else {
+            panic!()
+        };
+        assert_eq!(flags.0, 0xFFF);
+        for f in [
+            TcpFlags::FIN,
+            TcpFlags::SYN,
+            TcpFlags::RST,
+            TcpFlags::PSH,
+            TcpFlags::ACK,
+            TcpFlags::URG,
+            TcpFlags::ECE,
+            TcpFlags::CWR,
+            TcpFlags::NS,
+            TcpFlags::RESERVED,
+        ] {
+            assert!(flags.has(f));
+        }
+        let data = ipv4_tcp(false, 0, 0x12, b"");
+        let p = decode(frame(LinkType::RAW, &data));
+        let Transport::Tcp { flags, .. } = p.transport else {
+            panic!()
+        };
+        assert_eq!(flags.0, 0x012); // SYN+ACK, as tshark's tcp.flags 0x0012
+    }
+
+    #[test]
+    fn ethernet_padding_is_not_payload() {
+        // A 54-byte SYN padded to the 60-byte Ethernet minimum.
+        let mut data = ethernet(0x0800, &[], &ipv4_tcp(false, 0, 0x02, b""));
+        data.extend_from_slice(&[0; 6]);
+        let p = decode(frame(LinkType::ETHERNET, &data));
+        assert_eq!(p.payload, b"");
+    }
+
+    #[test]
+    fn fragments_are_flagged_not_decoded() {
+        let mut ip = ipv4_tcp(false, 0, 0x18, b"data");
+        ip[6] = 0x20; // MF
+        let p = decode(frame(LinkType::RAW, &ip));
+        let h = p.ip.unwrap();
+        assert!(h.fragment && h.mf);
+        assert_eq!(p.transport, Transport::None);
+        assert_eq!(p.error, None);
+        ip[6] = 0x80; // reserved bit, no fragmentation
+        let p = decode(frame(LinkType::RAW, &ip));
+        assert!(p.ip.unwrap().rb);
+    }
+
+    #[test]
+    fn snaplen_truncation_keeps_headers() {
+        let ip = ipv4_tcp(false, 0, 0x18, &[0x30; 100]);
+        let p = decode(frame(LinkType::RAW, &ip[..50]));
+        assert!(p.truncated);
+        assert!(matches!(p.transport, Transport::Tcp { .. }));
+        assert_eq!(p.payload.len(), 10);
+        assert_eq!(p.ip.unwrap().total_len, 140);
+    }
+
+    #[test]
+    fn icmp_and_other_protocols() {
+        let mut ip = ipv4_tcp(false, 0, 0, b"");
+        ip[9] = 1; // ICMP
+        ip[20] = 3; // destination unreachable
+        ip[21] = 3; // port unreachable
+        let p = decode(frame(LinkType::RAW, &ip));
+        assert_eq!(
+            p.transport,
+            Transport::Icmpv4 {
+                icmp_type: 3,
+                code: 3
+            }
+        );
+        ip[9] = 47; // GRE
+        let p = decode(frame(LinkType::RAW, &ip));
+        assert_eq!(p.transport, Transport::Other(47));
+        let mut v6 = ipv6_udp(false, b"");
+        v6[6] = 58; // ICMPv6
+        v6[40] = 128; // echo request
+        v6[41] = 0; // code 0
+        let p = decode(frame(LinkType::IPV6, &v6));
+        assert_eq!(
+            p.transport,
+            Transport::Icmpv6 {
+                icmp_type: 128,
+                code: 0
+            }
+        );
+        let arp = ethernet(
+            0x0806,
+            &[],
+            &[
+                0, 1, 8, 0, 6, 4, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            ],
+        );
+        assert_eq!(
+            decode(frame(LinkType::ETHERNET, &arp)).network,
+            Network::Arp
+        );
+        let lldp = ethernet(0x88CC, &[], &[0; 10]);
+        let p = decode(frame(LinkType::ETHERNET, &lldp));
+        assert_eq!((p.network, p.error), (Network::Other(0x88CC), None));
+    }
+
+    /// Every prefix of every kind of frame decodes without panicking, and a cut inside a
+    /// header is reported at the right layer.
+    #[test]
+    fn every_prefix_decodes_without_panic() {
+        let ip = ipv4_tcp(true, 0, 0x18, b"\x30\x02\x00\x00");
+        let frames = [
+            (LinkType::ETHERNET, ethernet(0x0800, &[1, 2], &ip)),
+            (
+                LinkType::LINUX_SLL2,
+                [&[0x08, 0x00][..], &[0; 18], &ip].concat(),
+            ),
+            (LinkType::NULL, [&2u32.to_le_bytes()[..], &ip].concat()),
+            (LinkType::RAW, ipv6_udp(true, b"abc")),
+        ];
+        for (lt, data) in &frames {
+            for len in 0..data.len() {
+                let p = decode(frame(*lt, &data[..len]));
+                if let Some(e) = p.error {
+                    assert!(!e.reason.is_empty());
+                }
+            }
+        }
+        let p = decode(frame(LinkType::ETHERNET, &frames[0].1[..10]));
+        assert_eq!(p.error.unwrap().layer, Layer::Link);
+        let eth = &frames[0].1;
+        let p = decode(frame(LinkType::ETHERNET, &eth[..22 + 10]));
+        assert_eq!(p.error.unwrap().layer, Layer::Network);
+        let p = decode(frame(LinkType::ETHERNET, &eth[..22 + 24 + 10]));
+        assert_eq!(
+            p.error.unwrap().to_string(),
+            "transport: truncated TCP header"
+        );
+    }
+
+    #[test]
+    fn unsupported_link_type_is_named() {
+        let p = decode(frame(LinkType(147), b"anything"));
+        assert_eq!(p.error.unwrap().to_string(), "link: unsupported link type");
+    }
 }

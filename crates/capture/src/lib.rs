@@ -14,6 +14,7 @@ pub mod linktype;
 pub mod reader;
 pub mod summary;
 pub mod time;
+pub mod writer;
 
 pub use decode::{
     decode, DecodeError, IpHeader, IpVersion, Layer, Network, Packet, TcpFlags, Transport,
@@ -23,3 +24,4 @@ pub use input::{from_reader, open, AnyReader};
 pub use linktype::LinkType;
 pub use reader::{CaptureReader, Format, Frame, Interface, ReaderOptions};
 pub use summary::Summary;
+pub use writer::{PcapNgWriter, PcapWriter};

@@ -38,6 +38,16 @@ const BLOCK_PB: u32 = 0x0000_0002;
 const BLOCK_SPB: u32 = 0x0000_0003;
 const BLOCK_EPB: u32 = 0x0000_0006;
 const BYTE_ORDER_MAGIC: u32 = 0x1A2B_3C4D;
+/// Magic numbers as they appear in the file: pcapng, then pcap usec/nsec/modified, LE and BE.
+const KNOWN_MAGICS: [[u8; 4]; 7] = [
+    [0x0A, 0x0D, 0x0D, 0x0A],
+    [0xD4, 0xC3, 0xB2, 0xA1],
+    [0x4D, 0x3C, 0xB2, 0xA1],
+    [0x34, 0xCD, 0xB2, 0xA1],
+    [0xA1, 0xB2, 0xC3, 0xD4],
+    [0xA1, 0xB2, 0x3C, 0x4D],
+    [0xA1, 0xB2, 0xCD, 0x34],
+];
 /// Block type + block total length + trailing block total length.
 const BLOCK_OVERHEAD: usize = 12;
 
@@ -299,6 +309,19 @@ impl<R: Read> CaptureReader<R> {
             return Err(self.error(0, None, ErrorKind::Empty));
         }
         let magic: Vec<u8> = self.buf[self.pos..self.pos + self.available().min(4)].to_vec();
+        if magic.len() < 4 {
+            let known = KNOWN_MAGICS.iter().any(|m| m.starts_with(&magic));
+            let kind = if known {
+                ErrorKind::Truncated {
+                    what: "file header",
+                    needed: 4,
+                    available: magic.len() as u64,
+                }
+            } else {
+                ErrorKind::BadMagic { found: magic }
+            };
+            return Err(self.error(0, None, kind));
+        }
         let (big_endian, nanos, modified) = match magic.as_slice() {
             [0x0A, 0x0D, 0x0D, 0x0A] => {
                 self.format = Format::PcapNg;
@@ -603,7 +626,9 @@ impl<R: Read> CaptureReader<R> {
                 ))
             }
         };
-        let Some(ts_units_per_sec) = idb.ts_resolution() else {
+        // Not `idb.ts_resolution()`: pcap-parser 0.17 range-checks the power-of-two form with its
+        // 0x80 flag still set, so it rejects every binary resolution.
+        let Some(ts_units_per_sec) = ts_units_per_sec(idb.if_tsresol) else {
             return Err(self.error(
                 offset,
                 None,
@@ -755,6 +780,15 @@ impl<R: Read> CaptureReader<R> {
     }
 }
 
+/// pcapng `if_tsresol`: 10^-n seconds, or 2^-n when the top bit is set.
+fn ts_units_per_sec(tsresol: u8) -> Option<u64> {
+    if tsresol & 0x80 == 0 {
+        10u64.checked_pow(u32::from(tsresol))
+    } else {
+        1u64.checked_shl(u32::from(tsresol & 0x7F))
+    }
+}
+
 fn u16_at(b: &[u8], at: usize, big_endian: bool) -> u16 {
     let v = [b[at], b[at + 1]];
     if big_endian {
@@ -770,5 +804,465 @@ fn u32_at(b: &[u8], at: usize, big_endian: bool) -> u32 {
         u32::from_be_bytes(v)
     } else {
         u32::from_le_bytes(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Hand-built files, field by field, for every format variant and every bad-input case.
+    use super::*;
+    use crate::error::ErrorKind;
+    use crate::writer::{PcapNgWriter, PcapWriter};
+
+    /// (number, ts_ns, interface, link type, orig_len, data) of each frame read.
+    type Frames = Vec<(u64, i64, u32, LinkType, u32, Vec<u8>)>;
+    type Corruption = Box<dyn Fn(&mut Vec<u8>)>;
+
+    fn put32(v: &mut Vec<u8>, x: u32, be: bool) {
+        v.extend_from_slice(&if be { x.to_be_bytes() } else { x.to_le_bytes() });
+    }
+    fn put16(v: &mut Vec<u8>, x: u16, be: bool) {
+        v.extend_from_slice(&if be { x.to_be_bytes() } else { x.to_le_bytes() });
+    }
+
+    /// pcap file header: magic (usec/nsec/modified), version 2.4, thiszone, sigfigs, snaplen,
+    /// link type.
+    fn pcap_header(be: bool, magic: u32, snaplen: u32, link: u32) -> Vec<u8> {
+        let mut v = Vec::new();
+        put32(&mut v, magic, be);
+        put16(&mut v, 2, be);
+        put16(&mut v, 4, be);
+        put32(&mut v, 0, be);
+        put32(&mut v, 0, be);
+        put32(&mut v, snaplen, be);
+        put32(&mut v, link, be);
+        v
+    }
+
+    /// pcap record: ts_sec, ts_frac, caplen, origlen, data.
+    fn pcap_record(be: bool, sec: u32, frac: u32, orig: u32, data: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        put32(&mut v, sec, be);
+        put32(&mut v, frac, be);
+        put32(&mut v, data.len() as u32, be);
+        put32(&mut v, orig, be);
+        v.extend_from_slice(data);
+        v
+    }
+
+    /// pcapng block: type, total length, body padded to 4, total length.
+    fn ng_block(be: bool, block_type: u32, body: &[u8]) -> Vec<u8> {
+        let padded = body.len().div_ceil(4) * 4;
+        let mut v = Vec::new();
+        put32(&mut v, block_type, be);
+        put32(&mut v, (12 + padded) as u32, be);
+        v.extend_from_slice(body);
+        v.resize(8 + padded, 0);
+        put32(&mut v, (12 + padded) as u32, be);
+        v
+    }
+
+    fn shb(be: bool) -> Vec<u8> {
+        let mut body = Vec::new();
+        put32(&mut body, BYTE_ORDER_MAGIC, be);
+        put16(&mut body, 1, be);
+        put16(&mut body, 0, be);
+        body.extend_from_slice(&[0xFF; 8]); // section length -1
+        ng_block(be, BLOCK_SHB, &body)
+    }
+
+    /// IDB with optional if_tsresol (code 9) and if_tsoffset (code 14) options.
+    fn idb(
+        be: bool,
+        link: u16,
+        snaplen: u32,
+        tsresol: Option<u8>,
+        tsoffset: Option<i64>,
+    ) -> Vec<u8> {
+        let mut body = Vec::new();
+        put16(&mut body, link, be);
+        put16(&mut body, 0, be);
+        put32(&mut body, snaplen, be);
+        if let Some(r) = tsresol {
+            put16(&mut body, 9, be);
+            put16(&mut body, 1, be);
+            body.extend_from_slice(&[r, 0, 0, 0]);
+        }
+        if let Some(o) = tsoffset {
+            put16(&mut body, 14, be);
+            put16(&mut body, 8, be);
+            body.extend_from_slice(&if be { o.to_be_bytes() } else { o.to_le_bytes() });
+        }
+        if tsresol.is_some() || tsoffset.is_some() {
+            body.extend_from_slice(&[0, 0, 0, 0]); // opt_endofopt
+        }
+        ng_block(be, BLOCK_IDB, &body)
+    }
+
+    fn epb(be: bool, if_id: u32, ts: u64, orig: u32, data: &[u8]) -> Vec<u8> {
+        let mut body = Vec::new();
+        put32(&mut body, if_id, be);
+        put32(&mut body, (ts >> 32) as u32, be);
+        put32(&mut body, ts as u32, be);
+        put32(&mut body, data.len() as u32, be);
+        put32(&mut body, orig, be);
+        body.extend_from_slice(data);
+        ng_block(be, BLOCK_EPB, &body)
+    }
+
+    fn read_all(bytes: &[u8]) -> (Frames, Option<ReadError>) {
+        read_all_with(bytes, ReaderOptions::default())
+    }
+
+    fn read_all_with(bytes: &[u8], opts: ReaderOptions) -> (Frames, Option<ReadError>) {
+        let mut frames = Vec::new();
+        let mut r = match CaptureReader::new("t", bytes, false, opts) {
+            Ok(r) => r,
+            Err(e) => return (frames, Some(e)),
+        };
+        loop {
+            match r.next_frame() {
+                Ok(Some(f)) => frames.push((
+                    f.number,
+                    f.ts_ns,
+                    f.interface,
+                    f.link_type,
+                    f.orig_len,
+                    f.data.to_vec(),
+                )),
+                Ok(None) => return (frames, None),
+                Err(e) => {
+                    assert!(
+                        r.next_frame().unwrap().is_none(),
+                        "reader is fused after an error"
+                    );
+                    return (frames, Some(e));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pcap_every_magic_and_byte_order() {
+        for (be, magic, nanos) in [
+            (false, 0xA1B2_C3D4, false),
+            (true, 0xA1B2_C3D4, false),
+            (false, 0xA1B2_3C4D, true),
+            (true, 0xA1B2_3C4D, true),
+        ] {
+            let mut f = pcap_header(be, magic, 65535, 1);
+            f.extend(pcap_record(be, 1_600_000_000, 250, 3, b"abc"));
+            f.extend(pcap_record(be, 1_600_000_001, 999_999, 5, b"de"));
+            let (frames, err) = read_all(&f);
+            assert!(err.is_none(), "{err:?}");
+            let unit = if nanos { 1 } else { 1_000 };
+            assert_eq!(frames.len(), 2);
+            assert_eq!(frames[0].1, 1_600_000_000_000_000_000 + 250 * unit);
+            assert_eq!(frames[1].1, 1_600_000_001_000_000_000 + 999_999 * unit);
+            assert_eq!(frames[0].3, LinkType::ETHERNET);
+            assert_eq!(frames[0].5, b"abc");
+            // Snaplen-truncated: 2 bytes captured of 5, original length kept.
+            assert_eq!((frames[1].4, frames[1].5.as_slice()), (5, &b"de"[..]));
+            assert_eq!((frames[0].0, frames[1].0), (1, 2));
+        }
+    }
+
+    #[test]
+    fn pcap_modified_format_has_24_byte_records() {
+        let mut f = pcap_header(false, 0xA1B2_CD34, 65535, 101);
+        let mut rec = pcap_record(false, 7, 8, 4, b"");
+        rec[8..12].copy_from_slice(&4u32.to_le_bytes()); // caplen 4
+        rec.extend_from_slice(&[0; 8]); // ifindex, protocol, pkt_type, pad
+        rec.extend_from_slice(b"wxyz");
+        f.extend(rec);
+        let (frames, err) = read_all(&f);
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(frames[0].5, b"wxyz");
+        assert_eq!(frames[0].3, LinkType::RAW);
+    }
+
+    #[test]
+    fn pcap_link_type_upper_bits_are_fcs_flags() {
+        let f = pcap_header(false, 0xA1B2_C3D4, 65535, 0x1000_0071);
+        let r = CaptureReader::new("t", &f[..], false, ReaderOptions::default()).unwrap();
+        assert_eq!(r.interfaces()[0].link_type, LinkType::LINUX_SLL);
+    }
+
+    #[test]
+    fn pcapng_interfaces_resolutions_offsets_and_sections() {
+        for be in [false, true] {
+            let mut f = shb(be);
+            f.extend(idb(be, 1, 0, None, None)); // Ethernet, microseconds
+            f.extend(idb(be, 113, 0, Some(9), Some(100))); // SLL, ns, +100 s
+            f.extend(idb(be, 101, 0, Some(0x80 | 10), None)); // raw IP, 1/1024 s
+            f.extend(epb(be, 0, 1_500_000_000_123_456, 2, b"e0"));
+            f.extend(epb(be, 1, 1_500_000_000_123_456_789, 2, b"s1"));
+            f.extend(epb(be, 2, 3 * 1024 + 512, 2, b"r2"));
+            // Blocks without packets are skipped: ISB (5), NRB (4), an unknown type.
+            f.extend(ng_block(be, 5, &[0; 12]));
+            f.extend(ng_block(be, 4, &[0; 4]));
+            f.extend(ng_block(be, 0x0BAD_0001, &[1, 2, 3]));
+            // A second section, in the other byte order, restarts interface numbering.
+            f.extend(shb(!be));
+            f.extend(idb(!be, 276, 0, None, None));
+            f.extend(epb(!be, 0, 5, 3, b"abc"));
+            let (frames, err) = read_all(&f);
+            assert!(err.is_none(), "{err:?}");
+            let got: Vec<(i64, u32, LinkType)> = frames.iter().map(|f| (f.1, f.2, f.3)).collect();
+            assert_eq!(
+                got,
+                vec![
+                    (1_500_000_000_123_456_000, 0, LinkType::ETHERNET),
+                    (1_500_000_100_123_456_789, 1, LinkType::LINUX_SLL),
+                    (3_500_000_000, 2, LinkType::RAW),
+                    (5_000, 3, LinkType::LINUX_SLL2),
+                ]
+            );
+            assert_eq!(frames[3].5, b"abc");
+            let r = {
+                let mut r =
+                    CaptureReader::new("t", &f[..], false, ReaderOptions::default()).unwrap();
+                while r.next_frame().unwrap().is_some() {}
+                r
+            };
+            assert_eq!((r.sections(), r.blocks_skipped()), (2, 3));
+            assert_eq!(r.format(), Format::PcapNg);
+        }
+    }
+
+    #[test]
+    fn pcapng_simple_and_obsolete_packet_blocks() {
+        let mut f = shb(false);
+        f.extend(idb(false, 1, 4, None, None)); // snaplen 4
+        let mut spb = Vec::new();
+        put32(&mut spb, 6, false); // original length 6, 6 bytes present, snaplen 4
+        spb.extend_from_slice(b"abcdef");
+        f.extend(ng_block(false, BLOCK_SPB, &spb));
+        let mut pb = Vec::new();
+        put16(&mut pb, 0, false); // interface 0
+        put16(&mut pb, 0, false); // drops
+        put32(&mut pb, 0, false);
+        put32(&mut pb, 2_000_000, false); // 2 s in microseconds
+        put32(&mut pb, 3, false);
+        put32(&mut pb, 3, false);
+        pb.extend_from_slice(b"xyz");
+        f.extend(ng_block(false, BLOCK_PB, &pb));
+        let (frames, err) = read_all(&f);
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!((frames[0].4, frames[0].5.as_slice()), (6, &b"abcd"[..]));
+        assert_eq!(
+            (frames[1].1, frames[1].5.as_slice()),
+            (2_000_000_000, &b"xyz"[..])
+        );
+    }
+
+    #[test]
+    fn writers_round_trip() {
+        let mut w = PcapWriter::new(Vec::new(), LinkType::ETHERNET, 65535, true).unwrap();
+        w.write_packet(1_234_567_890_123_456_789, 60, b"hello")
+            .unwrap();
+        let (frames, err) = read_all(&w.into_inner().unwrap());
+        assert!(err.is_none());
+        assert_eq!((frames[0].1, frames[0].4), (1_234_567_890_123_456_789, 60));
+
+        let mut w = PcapNgWriter::new(Vec::new()).unwrap();
+        let a = w.add_interface(LinkType::LINUX_SLL, 0).unwrap();
+        let b = w.add_interface(LinkType::ETHERNET, 0).unwrap();
+        w.write_packet(b, 42, 3, b"abc").unwrap();
+        w.write_packet(a, 43, 5, b"hello").unwrap();
+        assert!(w.write_packet(7, 0, 0, b"").is_err());
+        let (frames, err) = read_all(&w.into_inner().unwrap());
+        assert!(err.is_none());
+        assert_eq!(
+            frames.iter().map(|f| (f.1, f.3)).collect::<Vec<_>>(),
+            vec![(42, LinkType::ETHERNET), (43, LinkType::LINUX_SLL)]
+        );
+    }
+
+    fn two_record_pcap() -> (Vec<u8>, Vec<usize>) {
+        let mut f = pcap_header(false, 0xA1B2_C3D4, 65535, 1);
+        let mut ends = vec![f.len()];
+        f.extend(pcap_record(false, 1, 0, 5, b"hello"));
+        ends.push(f.len());
+        f.extend(pcap_record(false, 2, 0, 3, b"abc"));
+        ends.push(f.len());
+        (f, ends)
+    }
+
+    fn two_packet_pcapng() -> (Vec<u8>, Vec<usize>) {
+        let mut f = shb(false);
+        f.extend(idb(false, 1, 0, None, None));
+        let mut ends = vec![f.len()];
+        f.extend(epb(false, 0, 1, 5, b"hello"));
+        ends.push(f.len());
+        f.extend(epb(false, 0, 2, 3, b"abc"));
+        ends.push(f.len());
+        (f, ends)
+    }
+
+    /// Every prefix of a file: the complete packets in it are delivered, and a cut anywhere but
+    /// a record boundary is an error naming the offset and number of the cut record.
+    #[test]
+    fn truncation_at_every_length() {
+        for (name, (file, ends)) in [("pcap", two_record_pcap()), ("pcapng", two_packet_pcapng())] {
+            for len in 0..file.len() {
+                let (frames, err) = read_all(&file[..len]);
+                let complete = ends[1..].iter().filter(|&&e| e <= len).count();
+                assert_eq!(frames.len(), complete, "{name} prefix {len}");
+                if len == 0 {
+                    assert!(matches!(err.unwrap().kind, ErrorKind::Empty));
+                    continue;
+                }
+                if len < ends[0] {
+                    // Inside the file header (pcapng: SHB or IDB); a file that ends right
+                    // after its section header block is complete, just empty.
+                    if name == "pcapng" && len == shb(false).len() {
+                        assert!(err.is_none(), "{err:?}");
+                        continue;
+                    }
+                    let e = err.unwrap_or_else(|| panic!("{name} prefix {len}: no error"));
+                    assert!(
+                        matches!(e.kind, ErrorKind::Truncated { .. }),
+                        "{name} {len}: {e}"
+                    );
+                    continue;
+                }
+                if ends.contains(&len) {
+                    assert!(err.is_none(), "{name} prefix {len}: {err:?}");
+                    continue;
+                }
+                let e = err.unwrap_or_else(|| panic!("{name} prefix {len}: no error"));
+                let record_start = *ends.iter().filter(|&&e| e <= len).max().unwrap();
+                assert_eq!(e.offset, record_start as u64, "{name} prefix {len}");
+                assert_eq!(e.packet, Some(complete as u64 + 1), "{name} prefix {len}");
+                match e.kind {
+                    ErrorKind::Truncated { available, .. } => {
+                        assert_eq!(available, (len - record_start) as u64)
+                    }
+                    other => panic!("{name} prefix {len}: {other:?}"),
+                }
+                let msg = e.to_string();
+                assert!(msg.starts_with("t: byte offset"), "{msg}");
+                assert!(msg.contains("expected"), "{msg}");
+            }
+        }
+    }
+
+    #[test]
+    fn corrupt_record_length_is_reported_after_the_good_packets() {
+        let (mut f, ends) = two_record_pcap();
+        // Second record's caplen becomes 0xFFFFFFF0.
+        f[ends[1] + 8..ends[1] + 12].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+        let (frames, err) = read_all(&f);
+        assert_eq!(frames.len(), 1);
+        let e = err.unwrap();
+        assert!(
+            matches!(
+                e.kind,
+                ErrorKind::TooLarge {
+                    len: 0xFFFF_FFF0,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert_eq!((e.offset, e.packet), (ends[1] as u64, Some(2)));
+
+        // The same in pcapng: a block length beyond the cap, never allocated.
+        let (mut f, ends) = two_packet_pcapng();
+        f[ends[1] + 4..ends[1] + 8].copy_from_slice(&0x7FFF_FFF0u32.to_le_bytes());
+        let (frames, err) = read_all(&f);
+        assert_eq!(frames.len(), 1);
+        let e = err.unwrap();
+        assert!(matches!(e.kind, ErrorKind::TooLarge { .. }), "{e}");
+        assert_eq!((e.offset, e.packet), (ends[1] as u64, Some(2)));
+    }
+
+    #[test]
+    fn pcapng_structural_faults() {
+        let (good, ends) = two_packet_pcapng();
+        let at = ends[1];
+        let cases: Vec<(&str, Corruption)> = vec![
+            (
+                "length not a multiple of 4",
+                Box::new(move |f: &mut Vec<u8>| f[at + 4] = 0x2E),
+            ),
+            (
+                "length below 12",
+                Box::new(move |f: &mut Vec<u8>| f[at + 4..at + 8].copy_from_slice(&[8, 0, 0, 0])),
+            ),
+            (
+                "trailer disagrees",
+                Box::new(move |f: &mut Vec<u8>| {
+                    let end = ends[2];
+                    f[end - 4] ^= 0x04;
+                }),
+            ),
+            (
+                "unknown interface",
+                Box::new(move |f: &mut Vec<u8>| f[at + 8] = 3),
+            ),
+            (
+                "caplen overruns block",
+                Box::new(move |f: &mut Vec<u8>| f[at + 20] = 200),
+            ),
+        ];
+        for (what, corrupt) in cases {
+            let mut f = good.clone();
+            corrupt(&mut f);
+            let (frames, err) = read_all(&f);
+            assert_eq!(frames.len(), 1, "{what}");
+            let e = err.unwrap_or_else(|| panic!("{what}: no error"));
+            assert_eq!((e.offset, e.packet), (at as u64, Some(2)), "{what}: {e}");
+        }
+    }
+
+    #[test]
+    fn bad_headers() {
+        let (_, err) = read_all(b"");
+        assert!(matches!(err.unwrap().kind, ErrorKind::Empty));
+        let (_, err) = read_all(b"GET / HTTP/1.1\r\n");
+        let e = err.unwrap();
+        assert!(matches!(e.kind, ErrorKind::BadMagic { .. }));
+        assert_eq!(e.offset, 0);
+        assert!(e.to_string().contains("47455420"), "{e}");
+        let mut v1 = pcap_header(false, 0xA1B2_C3D4, 65535, 1);
+        v1[4] = 1; // version 1.4
+        let (_, err) = read_all(&v1);
+        assert!(matches!(
+            err.unwrap().kind,
+            ErrorKind::UnsupportedVersion { major: 1, .. }
+        ));
+        let mut bom = shb(false);
+        bom[8..12].copy_from_slice(&[1, 2, 3, 4]);
+        let (_, err) = read_all(&bom);
+        assert!(matches!(
+            err.unwrap().kind,
+            ErrorKind::MalformedBlock { .. }
+        ));
+    }
+
+    #[test]
+    fn short_reads_from_a_pipe_are_reassembled() {
+        /// Hands out one byte per read, as a slow pipe might.
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0.is_empty() || buf.is_empty() {
+                    return Ok(0);
+                }
+                buf[0] = self.0[0];
+                self.0 = &self.0[1..];
+                Ok(1)
+            }
+        }
+        let (f, _) = two_packet_pcapng();
+        let mut r = CaptureReader::new("t", Trickle(&f), false, ReaderOptions::default()).unwrap();
+        let mut n = 0;
+        while r.next_frame().unwrap().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, 2);
+        assert_eq!(r.bytes_read(), f.len() as u64);
     }
 }

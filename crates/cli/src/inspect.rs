@@ -24,7 +24,36 @@ struct Report {
     compressed: bool,
     interface_link_types: Vec<capture::LinkType>,
     summary: Summary,
-    errors: Vec<ReadError>,
+    errors: Vec<InputError>,
+}
+
+/// A fault in one input: where it is and what was expected there.
+struct InputError {
+    offset: Option<u64>,
+    packet: Option<u64>,
+    /// Full message, starting with the file name.
+    message: String,
+    /// The message without the file name.
+    detail: String,
+}
+
+impl From<ReadError> for InputError {
+    fn from(e: ReadError) -> Self {
+        let located = !matches!(
+            e.kind,
+            capture::ErrorKind::Open(_) | capture::ErrorKind::IsDirectory
+        );
+        InputError {
+            offset: located.then_some(e.offset),
+            packet: e.packet,
+            message: e.to_string(),
+            detail: if located {
+                e.location_and_reason()
+            } else {
+                e.kind.to_string()
+            },
+        }
+    }
 }
 
 pub fn run(args: &Args) -> u8 {
@@ -35,7 +64,7 @@ pub fn run(args: &Args) -> u8 {
         if !report.errors.is_empty() {
             status = EXIT_INPUT_ERROR;
             for e in &report.errors {
-                eprintln!("mqtt-ids: {e}");
+                eprintln!("mqtt-ids: {}", e.message);
             }
         }
         let text = if args.json {
@@ -70,7 +99,7 @@ fn inspect_file(file: &str) -> Report {
     let mut reader = match capture::open(file, ReaderOptions::default()) {
         Ok(r) => r,
         Err(e) => {
-            report.errors.push(e);
+            report.errors.push(e.into());
             return report;
         }
     };
@@ -82,15 +111,39 @@ fn inspect_file(file: &str) -> Report {
         .map(|m| m.len());
     let bar = progress::bytes(file, size);
     let mut last_update = 0u64;
+    let mut unsupported: Vec<capture::LinkType> = Vec::new();
     loop {
         match reader.next_frame() {
             Ok(Some(frame)) => {
+                if !frame.link_type.is_supported() && !unsupported.contains(&frame.link_type) {
+                    // Nothing of these packets can be analysed: an error the user must hear
+                    // about, not a quiet count.
+                    unsupported.push(frame.link_type);
+                    let supported: Vec<String> = capture::LinkType::SUPPORTED
+                        .iter()
+                        .map(|l| l.to_string())
+                        .collect();
+                    let detail = format!(
+                        "byte offset {} (packet {}): link type {} is not supported, so its \
+                         packets are counted but not decoded; expected one of {}",
+                        frame.offset,
+                        frame.number,
+                        frame.link_type,
+                        supported.join(", ")
+                    );
+                    report.errors.push(InputError {
+                        offset: Some(frame.offset),
+                        packet: Some(frame.number),
+                        message: format!("{file}: {detail}"),
+                        detail,
+                    });
+                }
                 let packet = capture::decode(frame);
                 report.summary.add(&packet);
             }
             Ok(None) => break,
             Err(e) => {
-                report.errors.push(e);
+                report.errors.push(e.into());
                 break;
             }
         }
@@ -102,8 +155,6 @@ fn inspect_file(file: &str) -> Report {
     bar.finish_and_clear();
     report.interface_link_types = reader.interfaces().iter().map(|i| i.link_type).collect();
     report.interface_link_types.dedup();
-    // A link type nothing here can decode is an error the user must hear about, not a quiet
-    // count: name the first packet it affected.
     report
 }
 
@@ -160,7 +211,7 @@ fn to_json(r: &Report) -> Value {
         "errors": r.errors.iter().map(|e| json!({
             "offset": e.offset,
             "packet": e.packet,
-            "message": e.to_string(),
+            "message": e.message,
         })).collect::<Vec<_>>(),
     })
 }
@@ -173,7 +224,12 @@ fn to_text(r: &Report) -> String {
     let format = match (r.format, r.compressed) {
         (Some(f), true) => format!("{f} (gzip)"),
         (Some(f), false) => f.to_string(),
-        (None, _) => "unreadable".to_string(),
+        (None, _) => {
+            for e in &r.errors {
+                let _ = writeln!(out, "  error         {}", e.detail);
+            }
+            return out;
+        }
     };
     let _ = writeln!(out, "  format        {format}");
     let types: Vec<String> = link_types(r).iter().map(|l| l.to_string()).collect();
@@ -223,7 +279,7 @@ fn to_text(r: &Report) -> String {
         let _ = writeln!(out, "  errors        none");
     } else {
         for e in &r.errors {
-            let _ = writeln!(out, "  error         {}", e.location_and_reason());
+            let _ = writeln!(out, "  error         {}", e.detail);
         }
     }
     out

@@ -18,3 +18,7 @@ pub mod nb;
 pub mod scaler;
 
 pub use model::{Classifier, Fit, ParamGuard};
+pub mod dt;
+pub mod gb;
+pub mod rf;
+pub mod tree;

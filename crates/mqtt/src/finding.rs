@@ -130,9 +130,6 @@ findings! {
     /// A per-stream or global buffer cap forced data to be dropped (partial message or out-of-order
     /// segment).
     BufferCapDrop = "buffer_cap_drop",
-    /// A retransmitted or overlapping segment whose bytes differ from those already received (the first
-    /// copy wins).
-    OverlapMismatch = "overlap_mismatch",
     /// The capture started mid-connection (no SYN seen for this direction).
     MidstreamPickup = "midstream_pickup",
 }

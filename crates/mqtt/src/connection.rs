@@ -1,0 +1,534 @@
+//! One MQTT-over-TCP connection: two [`HalfStream`]s sharing one code path, the protocol version
+//! learned from CONNECT, the session phase as a transition table with a single mutation point, and the
+//! outstanding packet ids behind Suricata's `missing_*` events.
+//!
+//! Messages reach the caller through a [`Visitor`] while they still borrow the segment payload, so the
+//! in-order fast path neither copies nor allocates.
+
+use std::collections::VecDeque;
+
+use crate::codec::{FixedHeader, Message, Packet, PacketType, ProtocolVersion};
+use crate::finding::{FindingCounts, FindingKind, FindingSet};
+use crate::stream::{
+    Deliver, Direction, HalfStream, MemoryBudget, ReassemblyConfig, Segment, StreamStats,
+};
+
+/// A message delivered to the [`Visitor`].
+#[derive(Clone, Copy, Debug)]
+pub struct MessageEvent<'a> {
+    /// Who sent it.
+    pub direction: Direction,
+    /// Frame number of the packet holding its first byte.
+    pub first_packet: u64,
+    /// Frame number of the packet that completed it (for a skipped message: the one that announced it).
+    pub last_packet: u64,
+    /// Timestamp of `last_packet`, ns since the Unix epoch.
+    pub ts_ns: i64,
+    /// Its fixed header.
+    pub header: FixedHeader,
+    /// The parsed message; `None` when it was larger than `max_message_len` and skipped.
+    pub message: Option<Message<'a>>,
+    /// Findings on this message: its own plus connection-level ones (`unintroduced_message`, …).
+    pub findings: FindingSet,
+}
+
+impl MessageEvent<'_> {
+    /// The control packet type.
+    pub fn packet_type(&self) -> PacketType {
+        self.header.packet_type()
+    }
+}
+
+/// A finding not tied to one message (gap, resync, cap drop, truncated partial message, mid-stream
+/// pickup).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FindingEvent {
+    /// Direction of the stream concerned.
+    pub direction: Direction,
+    /// Frame number where it was noticed.
+    pub packet: u64,
+    /// Timestamp, ns.
+    pub ts_ns: i64,
+    /// What.
+    pub kind: FindingKind,
+    /// Bytes concerned (0 when not applicable).
+    pub bytes: u64,
+}
+
+/// Receives what a connection produces.
+pub trait Visitor {
+    /// One message (parsed or skipped), in stream order per direction.
+    fn on_message(&mut self, event: &MessageEvent<'_>);
+    /// One stream-level finding. Default: ignored (they are counted by the connection anyway).
+    fn on_finding(&mut self, _event: &FindingEvent) {}
+}
+
+impl<F: FnMut(&MessageEvent<'_>)> Visitor for F {
+    fn on_message(&mut self, event: &MessageEvent<'_>) {
+        self(event)
+    }
+}
+
+/// Session phase of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// No CONNECT or CONNACK seen yet.
+    Idle,
+    /// CONNECT seen, CONNACK pending.
+    Connecting,
+    /// CONNACK with return code 0 seen.
+    Connected,
+    /// CONNACK refused the connection.
+    Refused,
+    /// DISCONNECT seen.
+    Disconnected,
+}
+
+/// What the phase table reacts to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PhaseInput {
+    Connect,
+    Connack { accepted: bool },
+    Auth,
+    Disconnect,
+    Other,
+}
+
+/// The transition table: `(phase, input) → (next phase, finding)`. Pure; applied only by
+/// [`ConnState::set_phase`].
+fn transition(phase: Phase, input: PhaseInput) -> (Phase, Option<FindingKind>) {
+    use FindingKind as K;
+    use Phase as P;
+    use PhaseInput as I;
+    match (phase, input) {
+        (P::Idle, I::Connect) => (P::Connecting, None),
+        (P::Connecting | P::Connected | P::Refused, I::Connect) => (phase, Some(K::DoubleConnect)),
+        (P::Disconnected, I::Connect) => (phase, Some(K::MessageAfterDisconnect)),
+        (P::Connecting, I::Connack { accepted: true }) => (P::Connected, None),
+        (P::Connecting, I::Connack { accepted: false }) => (P::Refused, None),
+        // A CONNACK answering no CONNECT (capture started mid-connection, or a second CONNACK). The
+        // server's word is taken, so later messages are not all flagged as unintroduced.
+        (P::Idle | P::Connected | P::Refused, I::Connack { accepted }) => (
+            if accepted { P::Connected } else { P::Refused },
+            Some(K::MissingConnect),
+        ),
+        (P::Disconnected, I::Connack { .. }) => (phase, Some(K::MessageAfterDisconnect)),
+        // Enhanced authentication (5.0) happens between CONNECT and CONNACK.
+        (P::Connecting | P::Connected, I::Auth) => (phase, None),
+        (P::Idle | P::Refused, I::Auth | I::Other) => (phase, Some(K::UnintroducedMessage)),
+        (P::Connecting, I::Other) => (phase, Some(K::UnintroducedMessage)),
+        (P::Connected, I::Other) => (phase, None),
+        (P::Disconnected, I::Auth | I::Other | I::Disconnect) => {
+            (phase, Some(K::MessageAfterDisconnect))
+        }
+        (_, I::Disconnect) => (P::Disconnected, None),
+    }
+}
+
+/// Connection counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnectionStats {
+    /// Messages by control packet type (index = type value), both directions, skipped ones included.
+    pub messages_by_type: [u64; 16],
+    /// Messages per direction (index = [`Direction::index`]).
+    pub messages: [u64; 2],
+    /// Oversized messages skipped (both directions).
+    pub oversized: u64,
+    /// Reassembly counters per direction.
+    pub streams: [StreamStats; 2],
+}
+
+/// Everything but the two streams: split out so a stream can borrow it mutably while parsing.
+#[derive(Debug)]
+struct ConnState {
+    phase: Phase,
+    version: Option<ProtocolVersion>,
+    /// Whether the version came from a CONNECT (not inferred from a CONNACK's length).
+    version_from_connect: bool,
+    /// Outstanding ids per sender direction: QoS 1/2 PUBLISH (and PUBREC'd QoS 2), SUBSCRIBE,
+    /// UNSUBSCRIBE.
+    publish: [VecDeque<u16>; 2],
+    subscribe: [VecDeque<u16>; 2],
+    unsubscribe: [VecDeque<u16>; 2],
+    max_outstanding: usize,
+    findings: FindingCounts,
+    stats: ConnectionStats,
+}
+
+impl ConnState {
+    /// The single mutation point of the phase.
+    fn set_phase(&mut self, input: PhaseInput, findings: &mut FindingSet) {
+        let (next, finding) = transition(self.phase, input);
+        if let Some(kind) = finding {
+            findings.insert(kind);
+        }
+        self.phase = next;
+    }
+
+    fn remember(&mut self, which: Outstanding, dir: Direction, id: u16, findings: &mut FindingSet) {
+        let max = self.max_outstanding;
+        let list = self.list(which, dir);
+        if list.contains(&id) {
+            return; // a DUP retransmission, or an id reused before its acknowledgement
+        }
+        if list.len() >= max {
+            list.pop_front();
+            findings.insert(FindingKind::TooManyTransactions);
+        }
+        list.push_back(id);
+    }
+
+    /// Find `id` among those sent by `dir`; remove it when `remove`. Returns whether it was there.
+    fn answer(&mut self, which: Outstanding, dir: Direction, id: u16, remove: bool) -> bool {
+        let list = self.list(which, dir);
+        match list.iter().position(|x| *x == id) {
+            Some(i) => {
+                if remove {
+                    list.remove(i);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn list(&mut self, which: Outstanding, dir: Direction) -> &mut VecDeque<u16> {
+        let i = dir.index();
+        match which {
+            Outstanding::Publish => &mut self.publish[i],
+            Outstanding::Subscribe => &mut self.subscribe[i],
+            Outstanding::Unsubscribe => &mut self.unsubscribe[i],
+        }
+    }
+
+    /// Connection-level findings for a message sent in `dir`, and state updates.
+    fn on_message(&mut self, dir: Direction, message: &Message<'_>) -> FindingSet {
+        use Outstanding as O;
+        let mut f = FindingSet::EMPTY;
+        let ptype = message.packet_type();
+        if let Some(by_client) = ptype.sent_by_client() {
+            if by_client != (dir == Direction::ToServer) {
+                f.insert(FindingKind::WrongDirection);
+            }
+        }
+        let input = match &message.packet {
+            Packet::Connect(c) => {
+                if let Some(v) = c.version {
+                    self.version = Some(v);
+                    self.version_from_connect = true;
+                }
+                PhaseInput::Connect
+            }
+            Packet::Connack(c) => {
+                if !self.version_from_connect {
+                    // Mid-stream: a CONNACK longer than 2 bytes carries v5 properties.
+                    self.version = Some(if message.header.remaining_length > 2 {
+                        ProtocolVersion::V5
+                    } else {
+                        ProtocolVersion::V3_1_1
+                    });
+                }
+                PhaseInput::Connack {
+                    accepted: c.return_code == 0,
+                }
+            }
+            Packet::Auth(_) => PhaseInput::Auth,
+            Packet::Disconnect(_) => PhaseInput::Disconnect,
+            Packet::Malformed { .. } => match ptype {
+                PacketType::Connect => PhaseInput::Connect,
+                PacketType::Disconnect => PhaseInput::Disconnect,
+                _ => PhaseInput::Other,
+            },
+            _ => PhaseInput::Other,
+        };
+        self.set_phase(input, &mut f);
+        let peer = dir.opposite();
+        use FindingKind as K;
+        // (list, sender of the request, packet id, whether this answer completes it, finding if absent)
+        // QoS 1: PUBLISH → PUBACK. QoS 2: PUBLISH → PUBREC → PUBREL (by the publisher) → PUBCOMP.
+        let answer = match &message.packet {
+            Packet::Publish(p) => {
+                if let Some(id) = p.packet_id {
+                    self.remember(O::Publish, dir, id, &mut f);
+                }
+                None
+            }
+            Packet::Subscribe(s) => {
+                self.remember(O::Subscribe, dir, s.packet_id, &mut f);
+                None
+            }
+            Packet::Unsubscribe(u) => {
+                self.remember(O::Unsubscribe, dir, u.packet_id, &mut f);
+                None
+            }
+            Packet::Puback(a) | Packet::Pubcomp(a) => {
+                Some((O::Publish, peer, a.packet_id, true, K::MissingPublish))
+            }
+            Packet::Pubrec(a) => Some((O::Publish, peer, a.packet_id, false, K::MissingPublish)),
+            Packet::Pubrel(a) => Some((O::Publish, dir, a.packet_id, false, K::MissingPublish)),
+            Packet::Suback(s) => Some((O::Subscribe, peer, s.packet_id, true, K::MissingSubscribe)),
+            Packet::Unsuback(u) => Some((
+                O::Unsubscribe,
+                peer,
+                u.packet_id,
+                true,
+                K::MissingUnsubscribe,
+            )),
+            _ => None,
+        };
+        if let Some((which, sender, id, complete, missing)) = answer {
+            if !self.answer(which, sender, id, complete) {
+                f.insert(missing);
+            }
+        }
+        f
+    }
+
+    fn count_message(&mut self, dir: Direction, header: &FixedHeader, findings: FindingSet) {
+        self.stats.messages_by_type[header.packet_type().value() as usize] += 1;
+        self.stats.messages[dir.index()] += 1;
+        self.findings.add_set(findings);
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Outstanding {
+    Publish,
+    Subscribe,
+    Unsubscribe,
+}
+
+/// Adapter from a stream's deliveries to connection state and the caller's visitor.
+struct Dispatch<'c, 'v, V: Visitor> {
+    state: &'c mut ConnState,
+    visitor: &'v mut V,
+    direction: Direction,
+}
+
+impl<V: Visitor> Deliver for Dispatch<'_, '_, V> {
+    fn version(&self) -> Option<ProtocolVersion> {
+        self.state.version
+    }
+
+    fn message(&mut self, first_packet: u64, last_packet: u64, ts_ns: i64, message: &Message<'_>) {
+        let findings = message
+            .findings
+            .union(self.state.on_message(self.direction, message));
+        self.state
+            .count_message(self.direction, &message.header, findings);
+        self.visitor.on_message(&MessageEvent {
+            direction: self.direction,
+            first_packet,
+            last_packet,
+            ts_ns,
+            header: message.header,
+            message: Some(*message),
+            findings,
+        });
+    }
+
+    fn oversized(&mut self, packet: u64, ts_ns: i64, header: FixedHeader) {
+        let mut findings = FindingSet::EMPTY;
+        findings.insert(FindingKind::OversizedMessage);
+        if header.packet_type() == PacketType::Publish && header.qos_bits() == 3 {
+            findings.insert(FindingKind::InvalidQosLevel);
+        }
+        self.state.stats.oversized += 1;
+        self.state.count_message(self.direction, &header, findings);
+        self.visitor.on_message(&MessageEvent {
+            direction: self.direction,
+            first_packet: packet,
+            last_packet: packet,
+            ts_ns,
+            header,
+            message: None,
+            findings,
+        });
+    }
+
+    fn finding(&mut self, packet: u64, ts_ns: i64, kind: FindingKind, bytes: u64) {
+        self.state.findings.add(kind);
+        self.visitor.on_finding(&FindingEvent {
+            direction: self.direction,
+            packet,
+            ts_ns,
+            kind,
+            bytes,
+        });
+    }
+}
+
+/// One MQTT connection: feed it both directions' segments in capture order.
+#[derive(Debug)]
+pub struct Connection {
+    config: ReassemblyConfig,
+    budget: MemoryBudget,
+    streams: [HalfStream; 2],
+    state: ConnState,
+}
+
+impl Connection {
+    /// A connection with the given limits, drawing buffer space from `budget` (shared by all
+    /// connections of a run).
+    pub fn new(config: ReassemblyConfig, budget: MemoryBudget) -> Self {
+        Connection {
+            config,
+            budget,
+            streams: [HalfStream::new(), HalfStream::new()],
+            state: ConnState {
+                phase: Phase::Idle,
+                version: None,
+                version_from_connect: false,
+                publish: Default::default(),
+                subscribe: Default::default(),
+                unsubscribe: Default::default(),
+                max_outstanding: config.max_outstanding_ids,
+                findings: FindingCounts::default(),
+                stats: ConnectionStats::default(),
+            },
+        }
+    }
+
+    /// Feed one segment sent in `direction`. Messages it completes are passed to `visitor` before this
+    /// returns.
+    pub fn on_segment<V: Visitor>(
+        &mut self,
+        direction: Direction,
+        segment: &Segment<'_>,
+        visitor: &mut V,
+    ) {
+        let mut dispatch = Dispatch {
+            state: &mut self.state,
+            visitor: &mut *visitor,
+            direction,
+        };
+        self.streams[direction.index()].on_segment(
+            segment,
+            &self.config,
+            &self.budget,
+            &mut dispatch,
+        );
+        if segment.rst {
+            // RST aborts both directions.
+            let peer = direction.opposite();
+            let mut dispatch = Dispatch {
+                state: &mut self.state,
+                visitor,
+                direction: peer,
+            };
+            self.streams[peer.index()].finish(
+                segment.packet,
+                segment.ts_ns,
+                &self.config,
+                &self.budget,
+                &mut dispatch,
+            );
+        }
+    }
+
+    /// End of capture (or flow timeout): deliver buffered out-of-order data across its gaps and count
+    /// incomplete messages as `truncated_msg`. Buffers are released.
+    pub fn finish<V: Visitor>(&mut self, packet: u64, ts_ns: i64, visitor: &mut V) {
+        for direction in [Direction::ToServer, Direction::ToClient] {
+            let mut dispatch = Dispatch {
+                state: &mut self.state,
+                visitor: &mut *visitor,
+                direction,
+            };
+            self.streams[direction.index()].finish(
+                packet,
+                ts_ns,
+                &self.config,
+                &self.budget,
+                &mut dispatch,
+            );
+        }
+    }
+
+    /// Protocol version: from CONNECT, else inferred from a CONNACK, else unknown.
+    pub fn version(&self) -> Option<ProtocolVersion> {
+        self.state.version
+    }
+
+    /// Session phase.
+    pub fn phase(&self) -> Phase {
+        self.state.phase
+    }
+
+    /// All findings counted on this connection (per message and stream-level).
+    pub fn findings(&self) -> &FindingCounts {
+        &self.state.findings
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> ConnectionStats {
+        let mut stats = self.state.stats;
+        stats.streams = [self.streams[0].stats, self.streams[1].stats];
+        stats
+    }
+
+    /// Bytes this connection currently holds in buffers.
+    pub fn buffered(&self) -> usize {
+        self.streams[0].buffered() + self.streams[1].buffered()
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        for stream in &mut self.streams {
+            stream.release_all(&self.budget);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transition_table_is_total_and_flags_suricata_events() {
+        use FindingKind as K;
+        use Phase as P;
+        use PhaseInput as I;
+        let inputs = [
+            I::Connect,
+            I::Connack { accepted: true },
+            I::Connack { accepted: false },
+            I::Auth,
+            I::Disconnect,
+            I::Other,
+        ];
+        for phase in [
+            P::Idle,
+            P::Connecting,
+            P::Connected,
+            P::Refused,
+            P::Disconnected,
+        ] {
+            for input in inputs {
+                let _ = transition(phase, input);
+            }
+        }
+        assert_eq!(
+            transition(P::Idle, I::Other),
+            (P::Idle, Some(K::UnintroducedMessage))
+        );
+        assert_eq!(
+            transition(P::Idle, I::Connack { accepted: true }),
+            (P::Connected, Some(K::MissingConnect))
+        );
+        assert_eq!(
+            transition(P::Connected, I::Connect).1,
+            Some(K::DoubleConnect)
+        );
+        assert_eq!(transition(P::Connected, I::Other), (P::Connected, None));
+        assert_eq!(
+            transition(P::Connected, I::Disconnect),
+            (P::Disconnected, None)
+        );
+        assert_eq!(
+            transition(P::Disconnected, I::Other).1,
+            Some(K::MessageAfterDisconnect)
+        );
+    }
+}

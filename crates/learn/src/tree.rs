@@ -704,7 +704,7 @@ mod tests {
         let grown = grow(
             &b,
             &target,
-            &vec![1.0; 40],
+            &[1.0; 40],
             (0..40).collect(),
             &params,
             2,

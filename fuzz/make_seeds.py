@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Writes the hand-made seed corpus of the capture fuzz targets (fuzz/corpus/seeds-capture_*).
+Run from fuzz/: python3 make_seeds.py"""
+import struct
+
+IP_TCP = bytes.fromhex(
+    "45000028123440004006 0000 0a106401 0a106449".replace(" ", "")
+    + "c350075b 00000001 00000002 5018 0100 0000 0000".replace(" ", ""))
+ETH = bytes(12) + b"\x08\x00" + IP_TCP
+SLL = bytes.fromhex("00000304000600000000000000000800") + IP_TCP
+
+
+def pcap(link, frames, magic=0xA1B2C3D4, endian="<"):
+    out = struct.pack(endian + "IHHiIII", magic, 2, 4, 0, 0, 65535, link)
+    for i, f in enumerate(frames):
+        out += struct.pack(endian + "IIII", 1600000000 + i, 0, len(f), len(f)) + f
+    return out
+
+
+def block(t, body, endian="<"):
+    body += bytes(-len(body) % 4)
+    n = 12 + len(body)
+    return struct.pack(endian + "II", t, n) + body + struct.pack(endian + "I", n)
+
+
+def pcapng(endian="<"):
+    shb = block(0x0A0D0D0A, struct.pack(endian + "IHHq", 0x1A2B3C4D, 1, 0, -1), endian)
+    idb0 = block(1, struct.pack(endian + "HHI", 1, 0, 0), endian)
+    idb1 = block(1, struct.pack(endian + "HHI", 113, 0, 0) + struct.pack(endian + "HH", 9, 1) + b"\x09\0\0\0" + bytes(4), endian)
+    epb0 = block(6, struct.pack(endian + "IIIII", 0, 0, 5, len(ETH), len(ETH)) + ETH, endian)
+    epb1 = block(6, struct.pack(endian + "IIIII", 1, 0, 7, len(SLL), len(SLL)) + SLL, endian)
+    spb = block(3, struct.pack(endian + "I", len(ETH)) + ETH, endian)
+    isb = block(5, bytes(12), endian)
+    return shb + idb0 + idb1 + epb0 + epb1 + spb + isb
+
+
+seeds = {
+    "capture_read/eth.pcap": pcap(1, [ETH, ETH[:30]]),
+    "capture_read/sll-be-nsec.pcap": pcap(113, [SLL], 0xA1B23C4D, ">"),
+    "capture_read/raw.pcap": pcap(101, [IP_TCP]),
+    "capture_read/two-ifaces.pcapng": pcapng(),
+    "capture_read/two-ifaces-be.pcapng": pcapng(">"),
+    "capture_decode/eth": b"\x01" + ETH,
+    "capture_decode/sll": b"\x06" + SLL,
+    "capture_decode/raw": b"\x04" + IP_TCP,
+}
+for name, data in seeds.items():
+    target, file = name.split("/")
+    import os
+    os.makedirs(f"corpus/seeds-{target}", exist_ok=True)
+    with open(f"corpus/seeds-{target}/{file}", "wb") as f:
+        f.write(data)

@@ -5,10 +5,12 @@
 
 use mqtt_ids_learn::dt::DecisionTreeParams;
 use mqtt_ids_learn::gb::GradientBoostingParams;
+use mqtt_ids_learn::knn::KNeighborsParams;
 use mqtt_ids_learn::lr::LogisticRegressionParams;
 use mqtt_ids_learn::metrics::accuracy;
 use mqtt_ids_learn::nb::GaussianNbParams;
 use mqtt_ids_learn::rf::RandomForestParams;
+use mqtt_ids_learn::svm_linear::LinearSvcParams;
 use mqtt_ids_learn::table::{read_csv_files, TableOptions};
 use mqtt_ids_learn::tree::Criterion;
 use mqtt_ids_learn::{Classifier, Dataset, Fit, ParamGuard};
@@ -107,4 +109,18 @@ fn gb_matches_scikit_learn() {
     let (train, test) = split();
     let p = GradientBoostingParams::mqttset2020().check().unwrap();
     assert_close("gb_20", score(&p, &train, &test));
+}
+
+#[test]
+fn knn_matches_scikit_learn() {
+    let (train, test) = split();
+    let p = KNeighborsParams::default().check().unwrap();
+    assert_close("knn_5", score(&p, &train, &test));
+}
+
+#[test]
+fn svm_linear_matches_scikit_learn() {
+    let (train, test) = split();
+    let p = LinearSvcParams::default().check().unwrap();
+    assert_close("svm_linear", score(&p, &train, &test));
 }

@@ -423,6 +423,21 @@ impl Connection {
                 &self.budget,
                 &mut dispatch,
             );
+            return;
+        }
+        // Capture time drives the out-of-order wait, in both directions.
+        for d in [Direction::ToServer, Direction::ToClient] {
+            let mut dispatch = Dispatch {
+                state: &mut self.state,
+                visitor: &mut *visitor,
+                direction: d,
+            };
+            self.streams[d.index()].expire(
+                segment.ts_ns,
+                &self.config,
+                &self.budget,
+                &mut dispatch,
+            );
         }
     }
 

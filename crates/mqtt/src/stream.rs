@@ -78,6 +78,11 @@ pub struct ReassemblyConfig {
     /// Out-of-order segments held per direction before the missing data is declared lost (a gap).
     /// Default 64.
     pub max_ooo_segments: usize,
+    /// How long (capture time, ns) the earliest out-of-order segment waits for the data before it;
+    /// after that the missing data is declared lost. Checked whenever a segment of the connection
+    /// arrives. Default 2 s (beyond Linux's 200 ms minimum retransmission timeout, so a hole that TCP
+    /// would repair usually is repaired first).
+    pub max_ooo_wait_ns: i64,
     /// Outstanding packet ids remembered per kind and direction for `missing_publish`/
     /// `missing_subscribe`/`missing_unsubscribe`; beyond it the oldest is forgotten and
     /// `too_many_transactions` is counted. Default 1024.
@@ -90,6 +95,7 @@ impl Default for ReassemblyConfig {
             max_message_len: DEFAULT_MAX_MESSAGE_LEN,
             max_stream_buffer: 2 << 20,
             max_ooo_segments: 64,
+            max_ooo_wait_ns: 2_000_000_000,
             max_outstanding_ids: 1024,
         }
     }
@@ -471,6 +477,22 @@ impl HalfStream {
         if self.fin_seen && self.ooo.is_empty() && !self.finished {
             let (packet, ts_ns) = (self.last_packet, self.last_ts_ns);
             self.finish(packet, ts_ns, cfg, budget, out);
+        }
+    }
+
+    /// Declare gaps for out-of-order data that has waited longer than `max_ooo_wait_ns` at `now_ns`.
+    pub(crate) fn expire(
+        &mut self,
+        now_ns: i64,
+        cfg: &ReassemblyConfig,
+        budget: &MemoryBudget,
+        out: &mut impl Deliver,
+    ) {
+        while let Some(first) = self.ooo.first() {
+            if now_ns.saturating_sub(first.ts_ns) <= cfg.max_ooo_wait_ns {
+                break;
+            }
+            self.declare_gap(cfg, budget, out);
         }
     }
 

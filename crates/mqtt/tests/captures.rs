@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use mqtt_ids_mqtt::{
     Connection, Direction, FindingCounts, FindingEvent, FindingKind, MemoryBudget, MessageEvent,
-    ReassemblyConfig, Segment, Visitor,
+    Packet, ReassemblyConfig, Segment, Visitor,
 };
 use pcap_parser::{Block, PcapBlockOwned, PcapError};
 
@@ -117,6 +117,10 @@ struct Tally {
     messages: Vec<(u64, u8, Direction)>,
     /// Frame lengths of messages skipped as oversized.
     oversized: Vec<usize>,
+    /// Client port of the connection being fed (set by `run` before each segment).
+    client_port: u16,
+    /// Zeek-log-like records: one line of text per CONNECT, CONNACK, PUBLISH, SUBSCRIBE, SUBACK.
+    records: Vec<String>,
 }
 
 impl Visitor for Tally {
@@ -125,6 +129,40 @@ impl Visitor for Tally {
         if e.message.is_none() {
             self.oversized.push(e.header.frame_len());
         }
+        let port = self.client_port;
+        let record = match e.message.map(|m| m.packet) {
+            Some(Packet::Connect(c)) => Some(format!(
+                "connect {port} {} {} {}",
+                String::from_utf8_lossy(c.protocol_name.as_bytes()),
+                c.protocol_level,
+                String::from_utf8_lossy(c.client_id.as_bytes()),
+            )),
+            Some(Packet::Connack(c)) => Some(format!("connack {port} {}", c.return_code)),
+            Some(Packet::Publish(p)) => Some(format!(
+                "publish {port} from_client={} retain={} qos={} {} {:?} {}",
+                e.direction == Direction::ToServer,
+                e.header.retain(),
+                e.header.qos_bits(),
+                String::from_utf8_lossy(p.topic.as_bytes()),
+                String::from_utf8_lossy(p.payload),
+                p.payload.len(),
+            )),
+            Some(Packet::Subscribe(s)) => Some(format!(
+                "subscribe {port} {}",
+                s.subscriptions
+                    .iter()
+                    .map(|x| format!(
+                        "{}:{}",
+                        String::from_utf8_lossy(x.filter.as_bytes()),
+                        x.options.qos_bits()
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )),
+            Some(Packet::Suback(s)) => Some(format!("suback {port} {:?}", s.return_codes)),
+            _ => None,
+        };
+        self.records.extend(record);
         self.messages
             .push((e.last_packet, e.packet_type().value(), e.direction));
     }
@@ -230,6 +268,7 @@ fn run(path: &Path, config: ReassemblyConfig) -> Run {
                             packet: frame_no,
                             ts_ns,
                         };
+                        tally.client_port = client.1;
                         entry.1.on_segment(direction, &segment, &mut tally);
                     }
                 }
@@ -643,4 +682,69 @@ fn print_summary() {
             r.connections, r.tally.findings, r.streams
         );
     }
+}
+
+/// Read the data lines of a Zeek log as tab-separated fields.
+fn zeek_log(name: &str) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(data_dir().join("corpus/zeek/baseline").join(name)).unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split('\t').map(str::to_owned).collect())
+        .collect()
+}
+
+/// Golden test against the Zeek MQTT analyzer's baseline logs for its test trace: client ids,
+/// protocol names/versions, connect status, published topics/payloads/flags, subscriptions.
+#[test]
+fn zeek_baseline_logs_agree() {
+    let r = run(
+        &data_dir().join("corpus/zeek/mqtt.pcap"),
+        ReassemblyConfig::default(),
+    );
+    let mut ours: Vec<String> = r.tally.records.clone();
+    let mut zeek = Vec::new();
+    // mqtt_connect.log: ts uid orig_h orig_p resp_h resp_p proto_name proto_version client_id
+    // connect_status will_topic will_payload
+    for f in zeek_log("mqtt_connect.log") {
+        let level = match f[7].as_str() {
+            "3.1" => 3,
+            "3.1.1" => 4,
+            "5.0" => 5,
+            other => panic!("{other}"),
+        };
+        zeek.push(format!("connect {} {} {level} {}", f[3], f[6], f[8]));
+        assert_eq!(f[9], "Connection Accepted");
+        zeek.push(format!("connack {} 0", f[3]));
+        assert_eq!((f[10].as_str(), f[11].as_str()), ("-", "-"), "no will");
+    }
+    // mqtt_publish.log: ts uid orig_h orig_p resp_h resp_p from_client retain qos status topic
+    // payload payload_len
+    for f in zeek_log("mqtt_publish.log") {
+        let qos = match f[8].as_str() {
+            "at most once" => 0,
+            "at least once" => 1,
+            "exactly once" => 2,
+            other => panic!("{other}"),
+        };
+        zeek.push(format!(
+            "publish {} from_client={} retain={} qos={qos} {} {:?} {}",
+            f[3],
+            f[6] == "T",
+            f[7] == "T",
+            f[10],
+            f[11],
+            f[12]
+        ));
+    }
+    // mqtt_subscribe.log: ts uid orig_h orig_p resp_h resp_p action topics qos_levels
+    // granted_qos_level ack
+    for f in zeek_log("mqtt_subscribe.log") {
+        assert_eq!(f[6], "MQTT::SUBSCRIBE");
+        zeek.push(format!("subscribe {} {}:{}", f[3], f[7], f[8]));
+        assert_eq!(f[10], "T");
+        zeek.push(format!("suback {} [{}]", f[3], f[9]));
+    }
+    ours.sort();
+    zeek.sort();
+    assert_eq!(ours, zeek);
 }

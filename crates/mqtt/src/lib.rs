@@ -10,7 +10,9 @@
 pub mod codec;
 pub mod connection;
 pub mod finding;
+pub mod probe;
 pub mod stream;
+pub mod summary;
 
 pub use codec::{
     parse_message, Decoded, FixedHeader, Message, Needed, Packet, PacketType, ParseOptions,
@@ -18,4 +20,6 @@ pub use codec::{
 };
 pub use connection::{Connection, ConnectionStats, FindingEvent, MessageEvent, Phase, Visitor};
 pub use finding::{FindingCounts, FindingKind, FindingSet};
+pub use probe::{probe_connect, Probe};
 pub use stream::{Direction, MemoryBudget, ReassemblyConfig, Segment, StreamStats};
+pub use summary::{BoundedCounter, Summary};

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use mqtt_ids_mqtt::{
     Connection, Direction, FindingCounts, FindingEvent, FindingKind, MemoryBudget, MessageEvent,
-    Packet, ReassemblyConfig, Segment, Visitor,
+    Packet, ReassemblyConfig, Segment, Summary, Visitor,
 };
 use pcap_parser::{Block, PcapBlockOwned, PcapError};
 
@@ -121,10 +121,13 @@ struct Tally {
     client_port: u16,
     /// Zeek-log-like records: one line of text per CONNECT, CONNACK, PUBLISH, SUBSCRIBE, SUBACK.
     records: Vec<String>,
+    /// The crate's own summary visitor, fed the same events.
+    summary: Summary,
 }
 
 impl Visitor for Tally {
     fn on_message(&mut self, e: &MessageEvent<'_>) {
+        self.summary.on_message(e);
         self.by_type[e.packet_type().value() as usize] += 1;
         if e.message.is_none() {
             self.oversized.push(e.header.frame_len());
@@ -166,7 +169,9 @@ impl Visitor for Tally {
         self.messages
             .push((e.last_packet, e.packet_type().value(), e.direction));
     }
-    fn on_finding(&mut self, _e: &FindingEvent) {}
+    fn on_finding(&mut self, e: &FindingEvent) {
+        self.summary.on_finding(e);
+    }
 }
 
 /// (client address, client port, server address).
@@ -565,6 +570,9 @@ fn message_counts_by_type_match_tshark() {
             ));
         }
         assert_eq!(r.budget.used(), 0, "{file}: buffers not released");
+        // The streaming summary agrees with the per-connection counters.
+        assert_eq!(r.tally.summary.by_type, r.tally.by_type, "{file}");
+        assert_eq!(r.tally.summary.findings, r.tally.findings, "{file}");
         assert!(r.connections > 0, "{file}");
     }
     assert!(mismatches.is_empty(), "\n{}", mismatches.join("\n"));

@@ -1,0 +1,148 @@
+//! A ready-made [`Visitor`] that tallies what `mqtt-ids inspect` reports: messages by type and
+//! direction, protocol levels, client ids and topics (bounded), and findings by name.
+//!
+//! Promise: memory is bounded — at most `max_keys` distinct client ids and topics are kept each; the
+//! rest are counted in `other`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::codec::{Packet, PacketType};
+use crate::connection::{FindingEvent, MessageEvent, Visitor};
+use crate::finding::FindingCounts;
+
+/// Counts per byte-string key, keeping at most `max_keys` distinct keys.
+#[derive(Clone, Debug, Default)]
+pub struct BoundedCounter {
+    counts: HashMap<Vec<u8>, u64>,
+    max_keys: usize,
+    /// Occurrences of keys that did not fit.
+    pub other: u64,
+}
+
+impl BoundedCounter {
+    /// A counter keeping at most `max_keys` keys.
+    pub fn new(max_keys: usize) -> Self {
+        BoundedCounter {
+            counts: HashMap::new(),
+            max_keys,
+            other: 0,
+        }
+    }
+
+    /// Count one occurrence of `key`.
+    pub fn add(&mut self, key: &[u8]) {
+        if let Some(n) = self.counts.get_mut(key) {
+            *n += 1;
+        } else if self.counts.len() < self.max_keys {
+            self.counts.insert(key.to_vec(), 1);
+        } else {
+            self.other += 1;
+        }
+    }
+
+    /// Distinct keys kept.
+    pub fn len(&self) -> usize {
+        self.counts.len()
+    }
+
+    /// Whether nothing was counted.
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty() && self.other == 0
+    }
+
+    /// Keys by descending count, then by key.
+    pub fn sorted(&self) -> Vec<(&[u8], u64)> {
+        let mut v: Vec<_> = self
+            .counts
+            .iter()
+            .map(|(k, n)| (k.as_slice(), *n))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        v
+    }
+}
+
+/// Totals over any number of connections (share one `Summary` as the visitor of all of them).
+#[derive(Clone, Debug)]
+pub struct Summary {
+    /// Messages seen (parsed or skipped as oversized).
+    pub messages: u64,
+    /// Messages by control packet type (index = type value).
+    pub by_type: [u64; 16],
+    /// Messages by direction (index = `Direction::index`).
+    pub by_direction: [u64; 2],
+    /// CONNECT protocol levels as sent.
+    pub protocol_levels: BTreeMap<u8, u64>,
+    /// CONNECT client ids.
+    pub client_ids: BoundedCounter,
+    /// PUBLISH topic names.
+    pub topics: BoundedCounter,
+    /// Findings by kind: message-level and stream-level.
+    pub findings: FindingCounts,
+}
+
+impl Default for Summary {
+    fn default() -> Self {
+        Summary::new(10_000)
+    }
+}
+
+impl Summary {
+    /// A summary keeping at most `max_keys` client ids and as many topics.
+    pub fn new(max_keys: usize) -> Self {
+        Summary {
+            messages: 0,
+            by_type: [0; 16],
+            by_direction: [0; 2],
+            protocol_levels: BTreeMap::new(),
+            client_ids: BoundedCounter::new(max_keys),
+            topics: BoundedCounter::new(max_keys),
+            findings: FindingCounts::default(),
+        }
+    }
+
+    /// Non-zero counts by upper-case type name (`CONNECT`, `PUBLISH`, …), in type order.
+    pub fn by_type_named(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        PacketType::ALL
+            .iter()
+            .map(|t| (t.name(), self.by_type[t.value() as usize]))
+            .filter(|(_, n)| *n != 0)
+    }
+}
+
+impl Visitor for Summary {
+    fn on_message(&mut self, e: &MessageEvent<'_>) {
+        self.messages += 1;
+        self.by_type[e.packet_type().value() as usize] += 1;
+        self.by_direction[e.direction.index()] += 1;
+        self.findings.add_set(e.findings);
+        match e.message.map(|m| m.packet) {
+            Some(Packet::Connect(c)) => {
+                *self.protocol_levels.entry(c.protocol_level).or_default() += 1;
+                self.client_ids.add(c.client_id.as_bytes());
+            }
+            Some(Packet::Publish(p)) => self.topics.add(p.topic.as_bytes()),
+            _ => {}
+        }
+    }
+
+    fn on_finding(&mut self, e: &FindingEvent) {
+        self.findings.add(e.kind);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_counter_keeps_at_most_max_keys() {
+        let mut c = BoundedCounter::new(2);
+        for k in [&b"a"[..], b"b", b"a", b"c", b"d", b"a"] {
+            c.add(k);
+        }
+        assert_eq!(c.len(), 2);
+        assert_eq!(c.other, 2);
+        assert_eq!(c.sorted(), [(&b"a"[..], 3), (&b"b"[..], 1)]);
+    }
+}

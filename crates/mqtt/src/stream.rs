@@ -414,8 +414,13 @@ impl HalfStream {
             return;
         }
         if self.ooo.len() >= cfg.max_ooo_segments {
-            // Waited long enough: what is missing before the earliest early segment is lost.
-            self.declare_gap(cfg, budget, out);
+            // Waited long enough: what is missing before the earliest early segment is lost. With
+            // no room at all (a cap of 0), the hole before this segment is.
+            if self.ooo.is_empty() {
+                self.gap_until(seq, packet, ts_ns, cfg, budget, out);
+            } else {
+                self.declare_gap(cfg, budget, out);
+            }
             // The gap moved `next_seq`; this segment may now be in order, early, or old.
             self.accept(seq, payload, packet, ts_ns, cfg, budget, out);
             return;
@@ -503,16 +508,29 @@ impl HalfStream {
         budget: &MemoryBudget,
         out: &mut impl Deliver,
     ) {
-        let (Some(next), Some(first)) = (self.next_seq, self.ooo.first()) else {
-            return;
-        };
-        let gap = first.seq.wrapping_sub(next) as usize;
-        let (first_seq, packet, ts_ns) = (first.seq, first.packet, first.ts_ns);
+        if let Some(first) = self.ooo.first() {
+            let (seq, packet, ts_ns) = (first.seq, first.packet, first.ts_ns);
+            self.gap_until(seq, packet, ts_ns, cfg, budget, out);
+        }
+    }
+
+    /// Declare the bytes from `next_seq` up to `seq` lost, then deliver what became in order.
+    fn gap_until(
+        &mut self,
+        seq: u32,
+        packet: u64,
+        ts_ns: i64,
+        cfg: &ReassemblyConfig,
+        budget: &MemoryBudget,
+        out: &mut impl Deliver,
+    ) {
+        let Some(next) = self.next_seq else { return };
+        let gap = seq.wrapping_sub(next) as usize;
         self.stats.gaps += 1;
         self.stats.gap_bytes += gap as u64;
         out.finding(packet, ts_ns, FindingKind::StreamGap, gap as u64);
         self.skip_lost_bytes(gap, ts_ns, budget, out);
-        self.next_seq = Some(first_seq);
+        self.next_seq = Some(seq);
         self.drain_out_of_order(cfg, budget, out);
     }
 

@@ -760,3 +760,22 @@ fn out_of_order_data_waits_at_most_max_ooo_wait() {
     assert_eq!(h.conn.findings().get(K::StreamGap), 1);
     assert_eq!(h.conn.buffered(), 0);
 }
+
+#[test]
+fn zero_out_of_order_cap_declares_gaps_immediately() {
+    let mut h = Harness::new(ReassemblyConfig {
+        max_ooo_segments: 0,
+        ..ReassemblyConfig::default()
+    });
+    h.handshake();
+    let lost = publish(b"lost", b"x");
+    h.raw(
+        C,
+        h.seq[0].wrapping_add(lost.len() as u32),
+        false,
+        false,
+        &publish(b"kept", b"y"),
+    );
+    assert_eq!(h.seen.messages.last().unwrap().name, b"kept");
+    assert_eq!(h.conn.findings().get(K::StreamGap), 1);
+}

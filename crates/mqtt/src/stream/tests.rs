@@ -779,3 +779,129 @@ fn zero_out_of_order_cap_declares_gaps_immediately() {
     assert_eq!(h.seen.messages.last().unwrap().name, b"kept");
     assert_eq!(h.conn.findings().get(K::StreamGap), 1);
 }
+
+// ---------------------------------------------------------------- every finding, through a connection
+
+/// Findings counted by a connection that saw a clean handshake at `level`, then `bytes` from `dir`.
+fn after_handshake(level: u8, dir: Direction, bytes: &[u8]) -> crate::finding::FindingCounts {
+    let mut h = Harness::new(ReassemblyConfig {
+        max_message_len: 1000,
+        max_stream_buffer: 1500,
+        max_outstanding_ids: 1,
+        ..ReassemblyConfig::default()
+    });
+    h.open();
+    h.send(C, &connect(b"c", level));
+    h.send(S, &connack());
+    h.send(dir, bytes);
+    h.finish();
+    h.conn.findings().clone()
+}
+
+/// Every `FindingKind` is produced by at least one input here, through the public `Connection` API;
+/// adding a kind without a way to reach it fails this test.
+#[test]
+fn every_finding_kind_is_reachable_through_a_connection() {
+    let v4 = |d: Direction, b: &[u8]| after_handshake(4, d, b);
+    let mut cases: Vec<(FindingKind, crate::finding::FindingCounts)> = vec![
+        (K::MissingConnect, v4(S, &connack())),
+        (K::MissingPublish, v4(S, &[0x40, 0x02, 0x00, 0x01])),
+        (K::MissingSubscribe, v4(S, &[0x90, 0x03, 0x00, 0x01, 0x00])),
+        (K::MissingUnsubscribe, v4(S, &[0xb0, 0x02, 0x00, 0x01])),
+        (K::DoubleConnect, v4(C, &connect(b"again", 4))),
+        (
+            K::InvalidQosLevel,
+            v4(C, &[0x36, 0x05, 0x00, 0x01, b't', 0x00, 0x01]),
+        ),
+        (K::MissingMsgId, v4(C, &[0x32, 0x03, 0x00, 0x01, b't'])),
+        (K::UnassignedMsgType, v4(C, &[0x00, 0x00])),
+        (
+            K::TooManyTransactions,
+            v4(C, &[0x32, 5, 0, 1, b't', 0, 1, 0x32, 5, 0, 1, b't', 0, 2]),
+        ),
+        (K::MalformedTraffic, v4(C, &[0x30, 0x03, 0x00, 0x09, b't'])),
+        (K::TruncatedMsg, v4(C, &publish(b"t", b"x")[..4])),
+        (K::ReservedFlagsSet, v4(C, &[0xc1, 0x00])),
+        (
+            K::InvalidRemainingLength,
+            v4(C, &[0x30, 0xff, 0xff, 0xff, 0xff]),
+        ),
+        (K::NonMinimalVarint, v4(C, &[0xc0, 0x80, 0x00])),
+        (K::OversizedMessage, v4(C, &publish(b"t", &[0; 1200]))),
+        (K::FieldOverrun, v4(C, &[0x30, 0x03, 0x00, 0x09, b't'])),
+        (K::TrailingBytes, v4(C, &[0xc0, 0x01, 0x00])),
+        (K::InvalidUtf8, v4(C, &publish(b"\xff", b""))),
+        (K::NullCharacter, v4(C, &publish(b"a\0b", b""))),
+        (K::ProtocolNameMismatch, v4(C, &connect(b"x", 3))),
+        (K::UnknownProtocolLevel, v4(C, &connect(b"x", 9))),
+        (K::ConnectReservedFlagSet, {
+            let mut c = connect(b"x", 4);
+            c[9] |= 1;
+            v4(C, &c)
+        }),
+        (K::InvalidConnectFlags, {
+            let mut c = connect(b"x", 4);
+            c[9] |= 0x20; // will retain without will
+            v4(C, &c)
+        }),
+        (
+            K::PropertyLengthOverrun,
+            after_handshake(5, C, &[0x30, 0x04, 0x00, 0x01, b't', 0x09]),
+        ),
+        (
+            K::UnknownProperty,
+            after_handshake(5, C, &[0x30, 0x05, 0x00, 0x01, b't', 0x01, 0x7f]),
+        ),
+        (
+            K::ZeroPacketId,
+            v4(C, &[0x32, 0x05, 0x00, 0x01, b't', 0x00, 0x00]),
+        ),
+        (K::EmptyTopicList, v4(C, &[0x82, 0x02, 0x00, 0x01])),
+        (K::WildcardInTopicName, v4(C, &publish(b"a/#", b""))),
+        (K::EmptyTopicName, v4(C, &publish(b"", b"x"))),
+        (K::ReservedBitsSet, v4(S, &[0x20, 0x02, 0x80, 0x00])),
+        (K::WrongDirection, v4(S, &[0xc0, 0x00])),
+        (K::MessageAfterDisconnect, v4(C, &[0xe0, 0x00, 0xc0, 0x00])),
+        // A segment 3 bytes ahead of the stream whose hole is never filled.
+        (K::StreamGap, {
+            let mut h = Harness::new(ReassemblyConfig::default());
+            h.handshake();
+            h.raw(C, h.seq[0].wrapping_add(3), false, false, &[0xc0, 0x00]);
+            h.finish();
+            h.conn.findings().clone()
+        }),
+        (
+            K::ResyncSkippedBytes,
+            v4(C, &[0x30, 0xff, 0xff, 0xff, 0xff, 0xc0, 0x00]),
+        ),
+        (K::BufferCapDrop, {
+            let mut h = Harness::new(ReassemblyConfig {
+                max_stream_buffer: 10,
+                ..ReassemblyConfig::default()
+            });
+            h.handshake();
+            h.send(C, &publish(b"t", &[0; 50])[..20]);
+            h.conn.findings().clone()
+        }),
+        (K::MidstreamPickup, {
+            let mut h = Harness::new(ReassemblyConfig::default());
+            h.raw(C, 9, false, false, &[0xc0, 0x00]);
+            h.conn.findings().clone()
+        }),
+    ];
+    // Unintroduced: a message before CONNECT.
+    let mut h = Harness::new(ReassemblyConfig::default());
+    h.open();
+    h.send(C, &[0xc0, 0x00]);
+    cases.push((K::UnintroducedMessage, h.conn.findings().clone()));
+
+    for (kind, counts) in &cases {
+        assert!(counts.get(*kind) > 0, "{kind} not raised: {counts:?}");
+    }
+    let covered: FindingSet = cases.iter().map(|(k, _)| *k).collect();
+    let missing: Vec<_> = FindingKind::ALL
+        .iter()
+        .filter(|k| !covered.contains(**k))
+        .collect();
+    assert!(missing.is_empty(), "no case for {missing:?}");
+}

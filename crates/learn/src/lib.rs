@@ -23,6 +23,7 @@ pub mod dt;
 pub mod gb;
 mod gemm;
 pub mod knn;
+pub mod mlp;
 pub mod rf;
 pub mod svm_linear;
 pub mod tree;

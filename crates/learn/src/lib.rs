@@ -20,10 +20,15 @@ pub mod scaler;
 
 pub use model::{Classifier, Fit, ParamGuard};
 pub mod dt;
+pub mod estimator;
 pub mod gb;
 mod gemm;
 pub mod knn;
 pub mod mlp;
+pub mod persist;
 pub mod rf;
 pub mod svm_linear;
 pub mod tree;
+
+pub use estimator::{Model, ModelParams};
+pub use persist::{FeatureSchema, ModelFile};

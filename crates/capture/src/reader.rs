@@ -103,6 +103,22 @@ pub struct Interface {
 
 impl Interface {
     fn timestamp_ns(&self, ts: u64) -> i64 {
+        // Fast path for the usual micro- and nanosecond resolutions without 128-bit division.
+        if self.ts_offset_s == 0 {
+            match self.ts_units_per_sec {
+                1_000_000 => {
+                    if let Some(ns) = ts.checked_mul(1_000).and_then(|n| i64::try_from(n).ok()) {
+                        return ns;
+                    }
+                }
+                1_000_000_000 => {
+                    if let Ok(ns) = i64::try_from(ts) {
+                        return ns;
+                    }
+                }
+                _ => {}
+            }
+        }
         let units = u128::from(self.ts_units_per_sec.max(1));
         let ts = u128::from(ts);
         let ns = (ts / units) * 1_000_000_000 + (ts % units) * 1_000_000_000 / units;

@@ -20,7 +20,10 @@ pub struct MessageEvent<'a> {
     pub direction: Direction,
     /// Frame number of the packet holding its first byte.
     pub first_packet: u64,
-    /// Frame number of the packet that completed it (for a skipped message: the one that announced it).
+    /// Frame number of the packet whose arrival completed it: the latest of the packets it was built
+    /// from (with reordering, its last byte may have come in an earlier, buffered packet). For a
+    /// skipped message: the packet that announced it. Never less than `first_packet` when frame
+    /// numbers grow in capture order.
     pub last_packet: u64,
     /// Timestamp of `last_packet`, ns since the Unix epoch.
     pub ts_ns: i64,
@@ -433,6 +436,7 @@ impl Connection {
                 direction: d,
             };
             self.streams[d.index()].expire(
+                segment.packet,
                 segment.ts_ns,
                 &self.config,
                 &self.budget,

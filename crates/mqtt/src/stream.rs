@@ -235,8 +235,10 @@ pub(crate) struct HalfStream {
     buffered: usize,
     finished: bool,
     fin_seen: bool,
-    last_packet: u64,
-    last_ts_ns: i64,
+    /// The packet being handled now (whose arrival completes messages) and its timestamp: a message's
+    /// `last_packet`. Bytes may come from earlier, buffered packets, so this is not the carrier.
+    now_packet: u64,
+    now_ts_ns: i64,
     pub(crate) stats: StreamStats,
 }
 
@@ -252,8 +254,8 @@ impl HalfStream {
             buffered: 0,
             finished: false,
             fin_seen: false,
-            last_packet: 0,
-            last_ts_ns: 0,
+            now_packet: 0,
+            now_ts_ns: 0,
             stats: StreamStats::default(),
         }
     }
@@ -275,6 +277,14 @@ impl HalfStream {
         let n = n.min(self.buffered);
         self.buffered -= n;
         budget.release(n);
+    }
+
+    /// Record the packet being handled; packet numbers only move forward.
+    fn set_now(&mut self, packet: u64, ts_ns: i64) {
+        if packet >= self.now_packet {
+            self.now_packet = packet;
+            self.now_ts_ns = ts_ns;
+        }
     }
 
     /// Return everything to the budget (the connection is going away).
@@ -300,8 +310,7 @@ impl HalfStream {
         out: &mut impl Deliver,
     ) {
         self.stats.segments += 1;
-        self.last_packet = seg.packet;
-        self.last_ts_ns = seg.ts_ns;
+        self.set_now(seg.packet, seg.ts_ns);
         if self.finished {
             return;
         }
@@ -480,7 +489,7 @@ impl HalfStream {
             );
         }
         if self.fin_seen && self.ooo.is_empty() && !self.finished {
-            let (packet, ts_ns) = (self.last_packet, self.last_ts_ns);
+            let (packet, ts_ns) = (self.now_packet, self.now_ts_ns);
             self.finish(packet, ts_ns, cfg, budget, out);
         }
     }
@@ -488,11 +497,16 @@ impl HalfStream {
     /// Declare gaps for out-of-order data that has waited longer than `max_ooo_wait_ns` at `now_ns`.
     pub(crate) fn expire(
         &mut self,
+        packet: u64,
         now_ns: i64,
         cfg: &ReassemblyConfig,
         budget: &MemoryBudget,
         out: &mut impl Deliver,
     ) {
+        if self.ooo.is_empty() {
+            return;
+        }
+        self.set_now(packet, now_ns);
         while let Some(first) = self.ooo.first() {
             if now_ns.saturating_sub(first.ts_ns) <= cfg.max_ooo_wait_ns {
                 break;
@@ -596,6 +610,7 @@ impl HalfStream {
         if self.finished {
             return;
         }
+        self.set_now(packet, ts_ns);
         while !self.ooo.is_empty() {
             self.declare_gap(cfg, budget, out);
         }
@@ -678,7 +693,7 @@ impl HalfStream {
             }
             match parse_message(data, &self.options(cfg, out)) {
                 Decoded::Parsed { message, consumed } => {
-                    out.message(packet, packet, ts_ns, &message);
+                    out.message(packet, self.now_packet, self.now_ts_ns, &message);
                     data = &data[consumed..];
                 }
                 Decoded::Incomplete(_) => {
@@ -803,7 +818,12 @@ impl HalfStream {
         if self.partial.len() == frame_len {
             let options = self.options(cfg, out);
             if let Decoded::Parsed { message, .. } = parse_message(&self.partial, &options) {
-                out.message(self.partial_first_packet, packet, ts_ns, &message);
+                out.message(
+                    self.partial_first_packet,
+                    self.now_packet,
+                    self.now_ts_ns,
+                    &message,
+                );
             }
             self.clear_partial(budget);
         }
@@ -865,7 +885,7 @@ impl HalfStream {
             while let Decoded::Parsed { message, consumed } =
                 parse_message(replay, &self.options(cfg, out))
             {
-                out.message(first, packet, ts_ns, &message);
+                out.message(first, self.now_packet, self.now_ts_ns, &message);
                 replay = &replay[consumed..];
             }
             // Whatever did not parse whole here continues through the general path.

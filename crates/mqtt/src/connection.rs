@@ -209,11 +209,7 @@ impl ConnState {
         use Outstanding as O;
         let mut f = FindingSet::EMPTY;
         let ptype = message.packet_type();
-        if let Some(by_client) = ptype.sent_by_client() {
-            if by_client != (dir == Direction::ToServer) {
-                f.insert(FindingKind::WrongDirection);
-            }
-        }
+        check_direction(ptype, dir, &mut f);
         let input = match &message.packet {
             Packet::Connect(c) => {
                 if let Some(v) = c.version {
@@ -287,10 +283,48 @@ impl ConnState {
         f
     }
 
+    /// Connection-level findings and state for a message skipped as oversized: its type still moves
+    /// the phase, and a QoS > 0 PUBLISH's packet id (when `prefix` holds it) is remembered so its
+    /// acknowledgement is not reported as `missing_publish`.
+    fn on_oversized(&mut self, dir: Direction, header: &FixedHeader, prefix: &[u8]) -> FindingSet {
+        let mut f = FindingSet::EMPTY;
+        let ptype = header.packet_type();
+        check_direction(ptype, dir, &mut f);
+        let input = match ptype {
+            PacketType::Connect => PhaseInput::Connect,
+            PacketType::Disconnect => PhaseInput::Disconnect,
+            PacketType::Auth => PhaseInput::Auth,
+            _ => PhaseInput::Other,
+        };
+        self.set_phase(input, &mut f);
+        if ptype == PacketType::Publish && header.qos_bits() > 0 {
+            // Body: topic name (u16 length + bytes), then the packet id.
+            let body = prefix.get(header.header_len as usize..).unwrap_or(&[]);
+            let id = body.get(..2).and_then(|len| {
+                let at = 2 + u16::from_be_bytes([len[0], len[1]]) as usize;
+                body.get(at..at + 2)
+                    .map(|b| u16::from_be_bytes([b[0], b[1]]))
+            });
+            if let Some(id) = id {
+                self.remember(Outstanding::Publish, dir, id, &mut f);
+            }
+        }
+        f
+    }
+
     fn count_message(&mut self, dir: Direction, header: &FixedHeader, findings: FindingSet) {
         self.stats.messages_by_type[header.packet_type().value() as usize] += 1;
         self.stats.messages[dir.index()] += 1;
         self.findings.add_set(findings);
+    }
+}
+
+/// `wrong_direction` when a client-only type is sent by the server or the reverse.
+fn check_direction(ptype: PacketType, dir: Direction, findings: &mut FindingSet) {
+    if let Some(by_client) = ptype.sent_by_client() {
+        if by_client != (dir == Direction::ToServer) {
+            findings.insert(FindingKind::WrongDirection);
+        }
     }
 }
 
@@ -330,8 +364,8 @@ impl<V: Visitor> Deliver for Dispatch<'_, '_, V> {
         });
     }
 
-    fn oversized(&mut self, packet: u64, ts_ns: i64, header: FixedHeader) {
-        let mut findings = FindingSet::EMPTY;
+    fn oversized(&mut self, packet: u64, ts_ns: i64, header: FixedHeader, prefix: &[u8]) {
+        let mut findings = self.state.on_oversized(self.direction, &header, prefix);
         findings.insert(FindingKind::OversizedMessage);
         if header.packet_type() == PacketType::Publish && header.qos_bits() == 3 {
             findings.insert(FindingKind::InvalidQosLevel);

@@ -198,8 +198,9 @@ pub(crate) trait Deliver {
     fn version(&self) -> Option<ProtocolVersion>;
     /// A parsed message that started in `first_packet` and completed in `last_packet`.
     fn message(&mut self, first_packet: u64, last_packet: u64, ts_ns: i64, message: &Message<'_>);
-    /// An oversized message announced by `header` in `packet`, whose body will be skipped.
-    fn oversized(&mut self, packet: u64, ts_ns: i64, header: FixedHeader);
+    /// An oversized message announced by `header` in `packet`, whose body will be skipped. `prefix`
+    /// is what is at hand of it (fixed header included), e.g. to read a PUBLISH packet id.
+    fn oversized(&mut self, packet: u64, ts_ns: i64, header: FixedHeader, prefix: &[u8]);
     /// A stream-level finding; `bytes` is how much data it concerns (0 when not applicable).
     fn finding(&mut self, packet: u64, ts_ns: i64, kind: FindingKind, bytes: u64);
 }
@@ -701,7 +702,7 @@ impl HalfStream {
                     return &[];
                 }
                 Decoded::TooLarge(too_large) => {
-                    self.too_large(too_large, packet, ts_ns, out);
+                    self.too_large(too_large, data, packet, ts_ns, out);
                     return if self.mode == Mode::Resync {
                         // The first byte cannot start a message; search from the next one.
                         self.stats.resync_bytes += 1;
@@ -714,10 +715,17 @@ impl HalfStream {
         }
     }
 
-    fn too_large(&mut self, t: TooLarge, packet: u64, ts_ns: i64, out: &mut impl Deliver) {
+    fn too_large(
+        &mut self,
+        t: TooLarge,
+        prefix: &[u8],
+        packet: u64,
+        ts_ns: i64,
+        out: &mut impl Deliver,
+    ) {
         match t {
             TooLarge::Oversized { header, frame_len } => {
-                out.oversized(packet, ts_ns, header);
+                out.oversized(packet, ts_ns, header, prefix);
                 self.skip_remaining = frame_len;
             }
             TooLarge::InvalidRemainingLength { .. } => {
@@ -788,6 +796,7 @@ impl HalfStream {
                 self.clear_partial(budget);
                 self.too_large(
                     TooLarge::InvalidRemainingLength { first_byte },
+                    &[],
                     packet,
                     ts_ns,
                     out,
@@ -799,8 +808,8 @@ impl HalfStream {
         if frame_len > cfg.max_message_len {
             // Announced by a header that arrived in pieces: skip the message.
             let have = self.partial.len();
+            out.oversized(self.partial_first_packet, ts_ns, header, &self.partial);
             self.clear_partial(budget);
-            out.oversized(self.partial_first_packet, ts_ns, header);
             self.stats.skipped_bytes += have as u64;
             self.skip_remaining = frame_len - have;
             return data;

@@ -651,6 +651,12 @@ fn suricata_max_msg_length_maps_to_oversized_message() {
             r.tally.by_type[4], 3,
             "max {max}: framing kept after skipping"
         );
+        // The skipped QoS 1 PUBLISH's packet id was read from its prefix: its PUBACK is expected.
+        assert_eq!(
+            r.tally.findings.get(FindingKind::MissingPublish),
+            0,
+            "max {max}"
+        );
     }
     // mqtt-frames-truncated: max-msg-length 60, a 30-byte CONNECT (`10 1c`) fits.
     let r = run(

@@ -365,6 +365,10 @@ impl HalfStream {
         budget: &MemoryBudget,
         out: &mut impl Deliver,
     ) {
+        // A gap declared on the way here may have run the deferred FIN and finished the stream.
+        if self.finished {
+            return;
+        }
         let Some(next) = self.next_seq else { return };
         // Signed distance in sequence space (RFC 793 modular comparison).
         let offset = seq.wrapping_sub(next) as i32;

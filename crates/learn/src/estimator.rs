@@ -13,6 +13,7 @@ use crate::model::{Classifier, Fit, ParamGuard};
 use crate::nb::{GaussianNb, GaussianNbParams};
 use crate::rf::{RandomForest, RandomForestParams};
 use crate::svm_linear::{LinearSvc, LinearSvcParams};
+use crate::svm_rbf::{Svc, SvcParams};
 use serde::{Deserialize, Serialize};
 
 /// Hyper-parameters of any classifier, tagged with its kind.
@@ -27,17 +28,28 @@ pub enum ModelParams {
     Knn(KNeighborsParams),
     SvmLinear(LinearSvcParams),
     Mlp(MlpParams),
+    SvmRbf(SvcParams),
 }
 
 /// The kinds, as the CLI names them.
-pub const KINDS: &[&str] = &["lr", "knn", "svm-linear", "nb", "dt", "rf", "gb", "mlp"];
+pub const KINDS: &[&str] = &[
+    "lr",
+    "knn",
+    "svm-rbf",
+    "svm-linear",
+    "nb",
+    "dt",
+    "rf",
+    "gb",
+    "mlp",
+];
 
 /// Presets: `default` (scikit-learn's defaults, seed 0) for every kind, and the papers' where
 /// they used the kind: `hindy2020` (random_state 0) and `mqttset2020` (seed 7); `keras` is
 /// Vaccari et al.'s 50-30-20 network.
 pub fn presets(kind: &str) -> &'static [&'static str] {
     match kind {
-        "lr" | "knn" | "svm-linear" => &["default", "hindy2020"],
+        "lr" | "knn" | "svm-rbf" | "svm-linear" => &["default", "hindy2020"],
         "nb" | "dt" | "rf" => &["default", "hindy2020", "mqttset2020"],
         "gb" => &["default", "mqttset2020"],
         "mlp" => &["default", "mqttset2020", "keras"],
@@ -64,6 +76,7 @@ impl ModelParams {
             ("svm-linear", "default" | "hindy2020") => {
                 ModelParams::SvmLinear(LinearSvcParams::default())
             }
+            ("svm-rbf", "default" | "hindy2020") => ModelParams::SvmRbf(SvcParams::default()),
             ("dt", "default") => ModelParams::Dt(DecisionTreeParams::default()),
             ("dt", "hindy2020") => ModelParams::Dt(DecisionTreeParams::hindy2020()),
             ("dt", "mqttset2020") => ModelParams::Dt(DecisionTreeParams::mqttset2020()),
@@ -99,6 +112,7 @@ impl ModelParams {
             ModelParams::Knn(_) => "knn",
             ModelParams::SvmLinear(_) => "svm-linear",
             ModelParams::Mlp(_) => "mlp",
+            ModelParams::SvmRbf(_) => "svm-rbf",
         }
     }
 
@@ -110,6 +124,7 @@ impl ModelParams {
             ModelParams::Gb(p) => p.random_state = seed,
             ModelParams::SvmLinear(p) => p.random_state = seed,
             ModelParams::Mlp(p) => p.random_state = seed,
+            ModelParams::SvmRbf(p) => p.random_state = seed,
             ModelParams::Nb(_) | ModelParams::Lr(_) | ModelParams::Knn(_) => {}
         }
         self
@@ -126,6 +141,7 @@ impl ModelParams {
             ModelParams::Knn(p) => Model::Knn(p.clone().check()?.fit(ds)?),
             ModelParams::SvmLinear(p) => Model::SvmLinear(p.clone().check()?.fit(ds)?),
             ModelParams::Mlp(p) => Model::Mlp(p.clone().check()?.fit(ds)?),
+            ModelParams::SvmRbf(p) => Model::SvmRbf(p.clone().check()?.fit(ds)?),
         })
     }
 }
@@ -142,6 +158,7 @@ pub enum Model {
     Knn(KNeighbors),
     SvmLinear(LinearSvc),
     Mlp(Mlp),
+    SvmRbf(Svc),
 }
 
 impl Model {
@@ -155,6 +172,7 @@ impl Model {
             Model::Knn(m) => m,
             Model::SvmLinear(m) => m,
             Model::Mlp(m) => m,
+            Model::SvmRbf(m) => m,
         }
     }
 

@@ -32,3 +32,4 @@ pub mod tree;
 
 pub use estimator::{Model, ModelParams};
 pub use persist::{FeatureSchema, ModelFile};
+pub mod svm_rbf;

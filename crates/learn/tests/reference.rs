@@ -12,6 +12,7 @@ use mqtt_ids_learn::mlp::{Init, MlpParams};
 use mqtt_ids_learn::nb::GaussianNbParams;
 use mqtt_ids_learn::rf::RandomForestParams;
 use mqtt_ids_learn::svm_linear::LinearSvcParams;
+use mqtt_ids_learn::svm_rbf::SvcParams;
 use mqtt_ids_learn::table::{read_csv_files, TableOptions};
 use mqtt_ids_learn::tree::Criterion;
 use mqtt_ids_learn::{Classifier, Dataset, Fit, ParamGuard};
@@ -156,4 +157,11 @@ fn mlp_matches_scikit_learn() {
             p
         }),
     );
+}
+
+#[test]
+fn svm_rbf_matches_scikit_learn() {
+    let (train, test) = split();
+    let p = SvcParams::default().check().unwrap();
+    assert_close("svm_rbf", score(&p, &train, &test));
 }

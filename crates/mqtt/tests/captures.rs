@@ -113,8 +113,9 @@ fn decode_link(linktype: i32, frame: &[u8]) -> Option<Tcp<'_>> {
 struct Tally {
     by_type: [u64; 16],
     findings: FindingCounts,
-    /// (frame that completed it, type) of every message, for pinpointing differences.
-    messages: Vec<(u64, u8, Direction)>,
+    /// (frame that completed it, type, direction, frame length, fixed header length) of every
+    /// message, for pinpointing differences.
+    messages: Vec<(u64, u8, Direction, usize, u8)>,
     /// Frame lengths of messages skipped as oversized.
     oversized: Vec<usize>,
     /// Client port of the connection being fed (set by `run` before each segment).
@@ -166,8 +167,13 @@ impl Visitor for Tally {
             _ => None,
         };
         self.records.extend(record);
-        self.messages
-            .push((e.last_packet, e.packet_type().value(), e.direction));
+        self.messages.push((
+            e.last_packet,
+            e.packet_type().value(),
+            e.direction,
+            e.header.frame_len(),
+            e.header.header_len,
+        ));
     }
     fn on_finding(&mut self, e: &FindingEvent) {
         self.summary.on_finding(e);
@@ -589,37 +595,71 @@ const SV: &str = "corpus/suricata-verify/tests";
 /// Each anomaly event a suricata-verify test.yaml expects is raised by us on the same capture.
 #[test]
 fn suricata_verify_events_have_counterparts() {
-    let cases: &[(&str, FindingKind)] = &[
+    // (capture, finding, count in its test.yaml)
+    let cases: &[(&str, FindingKind, u64)] = &[
         (
             "mqtt-events-invalid-qos/input.pcap",
             FindingKind::InvalidQosLevel,
+            1,
         ),
         (
             "mqtt-events-missing-connect/input.pcap",
             FindingKind::MissingConnect,
+            1,
         ),
         (
             "mqtt-events-unassigned-msgtype/input.pcap",
             FindingKind::UnassignedMsgType,
+            1,
         ),
         (
             "mqtt-events-unintroduced/input.pcap",
             FindingKind::UnintroducedMessage,
+            1,
         ),
+        // A PINGREQ and a PINGRESP with no CONNECT before them.
+        ("mqtt-ping/input.pcap", FindingKind::UnintroducedMessage, 2),
         // Suricata: `malformed_traffic`; ours adds the cause, `property_length_overrun`.
         (
             "mqtt5-excessiveproplen/input.pcap",
             FindingKind::MalformedTraffic,
+            1,
         ),
         (
             "mqtt5-excessiveproplen/input.pcap",
             FindingKind::PropertyLengthOverrun,
+            1,
         ),
     ];
-    for (file, kind) in cases {
+    for (file, kind, count) in cases {
         let f = findings_of(&format!("{SV}/{file}"));
-        assert_eq!(f.get(*kind), 1, "{file}: {kind} in {f:?}");
+        assert_eq!(f.get(*kind), *count, "{file}: {kind} in {f:?}");
     }
+}
+
+/// suricata-verify mqtt-frames and mqtt-frames-xpdu check Suricata's frames (pdu = whole message,
+/// header = fixed header, data = the rest) on two captures: a 49-byte pdu with a 2-byte header in
+/// mqtt5-pub-userpass, and in mqtt5-unsub-userpass two 13-byte pdus (2 + 11) at `pcap_cnt` 12.
+/// Difference: both UNSUBSCRIBEs travel in frame 10 (`tshark -r … -T fields -e frame.number -e
+/// mqtt.msgtype`); Suricata inspects to-server stream data once the server has acknowledged it, which
+/// happens in frame 12. We parse data when it arrives, so our `last_packet` is 10.
+#[test]
+fn suricata_frames_match_our_framing() {
+    let r = run(
+        &data_dir().join(format!("{SV}/mqtt5-pub-userpass/input.pcap")),
+        ReassemblyConfig::default(),
+    );
+    assert!(r.tally.messages.iter().any(|m| m.3 == 49 && m.4 == 2));
+    let r = run(
+        &data_dir().join(format!("{SV}/mqtt5-unsub-userpass/input.pcap")),
+        ReassemblyConfig::default(),
+    );
+    let in_10: Vec<_> = r.tally.messages.iter().filter(|m| m.0 == 10).collect();
+    assert_eq!(in_10.len(), 2, "{in_10:?}");
+    assert!(
+        in_10.iter().all(|m| m.1 == 10 && m.3 == 13 && m.4 == 2),
+        "{in_10:?}"
+    );
 }
 
 /// suricata-verify mqtt-limit-1/2/3 run one capture with `max-msg-length` 50000, 500 and 50 and

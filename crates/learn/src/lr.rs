@@ -5,6 +5,7 @@
 
 use crate::dataset::{Dataset, Matrix};
 use crate::error::{invalid, Result};
+use crate::gemm::dgemm;
 use crate::lbfgs;
 use crate::model::{map_rows, softmax_into, Classifier, Fit, FitInfo, ParamGuard};
 use crate::scaler::StandardScaler;
@@ -94,49 +95,56 @@ impl Fit for LogisticRegressionValidParams {
         let targets = &ds.targets;
         let alpha = 1.0 / (p.c * n as f64);
         let fit_intercept = p.fit_intercept;
+        // Standardised rows in f64, once, for the matrix products of every evaluation.
+        let x64: Vec<f64> = x.as_slice().iter().map(|&v| v as f64).collect();
         // Objective: mean cross-entropy + alpha/2 ‖W‖² (scikit-learn's, divided by n).
         let objective = |w: &[f64], grad: &mut [f64]| -> f64 {
-            let parts: Vec<(f64, Vec<f64>)> = (0..n.div_ceil(BLOCK))
+            // Wᵀ (d×k) for the products; row c of `w` is [weights…, intercept].
+            let mut wt = vec![0.0; d * k];
+            for c in 0..k {
+                for j in 0..d {
+                    wt[j * k + c] = w[c * width + j];
+                }
+            }
+            let parts: Vec<(f64, Vec<f64>, Vec<f64>)> = (0..n.div_ceil(BLOCK))
                 .into_par_iter()
                 .map(|b| {
-                    let mut g = vec![0.0; k * width];
+                    let (lo, hi) = (b * BLOCK, ((b + 1) * BLOCK).min(n));
+                    let m = hi - lo;
+                    let xb = &x64[lo * d..hi * d];
+                    let mut z = vec![0.0; m * k];
+                    dgemm(m, d, k, 1.0, xb, false, &wt, false, 0.0, &mut z);
                     let mut loss = 0.0;
-                    let mut z = vec![0.0; k];
-                    for i in b * BLOCK..((b + 1) * BLOCK).min(n) {
-                        let r = x.row(i);
-                        for c in 0..k {
-                            let wc = &w[c * width..(c + 1) * width];
-                            let mut s = wc[d];
-                            for (a, &v) in wc[..d].iter().zip(r) {
-                                s += a * v as f64;
-                            }
-                            z[c] = s;
+                    let mut gb = vec![0.0; k];
+                    for (i, zi) in z.chunks_exact_mut(k).enumerate() {
+                        for (c, v) in zi.iter_mut().enumerate() {
+                            *v += w[c * width + d];
                         }
-                        let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                        let sum: f64 = z.iter().map(|v| (v - m).exp()).sum();
-                        let lse = m + sum.ln();
-                        loss += lse - z[targets[i]];
-                        for c in 0..k {
-                            let mut e = (z[c] - lse).exp();
-                            if c == targets[i] {
-                                e -= 1.0;
-                            }
-                            let gc = &mut g[c * width..(c + 1) * width];
-                            for (gj, &v) in gc[..d].iter_mut().zip(r) {
-                                *gj += e * v as f64;
-                            }
-                            gc[d] += e;
+                        let mx = zi.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                        let lse = mx + zi.iter().map(|v| (v - mx).exp()).sum::<f64>().ln();
+                        let t = targets[lo + i];
+                        loss += lse - zi[t];
+                        // zi becomes p − y.
+                        for (c, v) in zi.iter_mut().enumerate() {
+                            *v = (*v - lse).exp() - (c == t) as u8 as f64;
+                            gb[c] += *v;
                         }
                     }
-                    (loss, g)
+                    // (p − y)ᵀ X: k×d.
+                    let mut gw = vec![0.0; k * d];
+                    dgemm(k, m, d, 1.0, &z, true, xb, false, 0.0, &mut gw);
+                    (loss, gw, gb)
                 })
                 .collect();
             grad.iter_mut().for_each(|g| *g = 0.0);
             let mut loss = 0.0;
-            for (l, g) in parts {
+            for (l, gw, gb) in parts {
                 loss += l;
-                for (a, b) in grad.iter_mut().zip(g) {
-                    *a += b;
+                for c in 0..k {
+                    for j in 0..d {
+                        grad[c * width + j] += gw[c * d + j];
+                    }
+                    grad[c * width + d] += gb[c];
                 }
             }
             let inv_n = 1.0 / n as f64;

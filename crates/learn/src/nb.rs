@@ -113,19 +113,20 @@ impl Fit for GaussianNbValidParams {
 }
 
 impl GaussianNb {
-    /// Joint log-likelihood of each class for one record.
-    fn joint_log_likelihood(&self, row: &[f32], out: &mut [f64]) {
+    /// Joint log-likelihood of each class for one record; `norm[c]` is
+    /// ln prior − ½ Σ ln(2π var), precomputed per call of `predict_proba`.
+    fn joint_log_likelihood(&self, row: &[f32], norm: &[f64], out: &mut [f64]) {
         for (c, o) in out.iter_mut().enumerate() {
             if self.class_prior[c] == 0.0 {
                 *o = f64::NEG_INFINITY;
                 continue;
             }
-            let mut s = self.class_prior[c].ln();
+            let mut s = 0.0;
             for ((&x, m), v) in row.iter().zip(&self.theta[c]).zip(&self.var[c]) {
                 let e = x as f64 - m;
-                s -= 0.5 * ((2.0 * std::f64::consts::PI * v).ln() + e * e / v);
+                s += e * e / v;
             }
-            *o = s;
+            *o = norm[c] - 0.5 * s;
         }
     }
 }
@@ -140,9 +141,19 @@ impl Classifier for GaussianNb {
     fn predict_proba(&self, records: &Matrix) -> Result<Matrix> {
         self.info.check_records(records)?;
         let k = self.info.classes.len();
+        let norm: Vec<f64> = (0..k)
+            .map(|c| {
+                self.class_prior[c].ln()
+                    - 0.5
+                        * self.var[c]
+                            .iter()
+                            .map(|v| (2.0 * std::f64::consts::PI * v).ln())
+                            .sum::<f64>()
+            })
+            .collect();
         Ok(map_rows(records, k, |row, out| {
             let mut jll = vec![0f64; k];
-            self.joint_log_likelihood(row, &mut jll);
+            self.joint_log_likelihood(row, &norm, &mut jll);
             softmax_into(&jll, out);
         }))
     }

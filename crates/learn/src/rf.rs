@@ -6,7 +6,7 @@
 use crate::dataset::{Dataset, Matrix};
 use crate::dt::{check_tree_params, class_frequencies, MaxFeatures};
 use crate::error::{invalid, Result};
-use crate::model::{map_rows, Classifier, Fit, FitInfo, ParamGuard};
+use crate::model::{Classifier, Fit, FitInfo, ParamGuard, ROW_BLOCK};
 use crate::rng::Rng;
 use crate::tree::{self, Binned, Criterion, GrowParams, Target, Tree};
 use rayon::prelude::*;
@@ -175,15 +175,25 @@ impl Classifier for RandomForest {
     }
     fn predict_proba(&self, records: &Matrix) -> Result<Matrix> {
         self.info.check_records(records)?;
+        let k = self.info.classes.len();
         let scale = 1.0 / self.trees.len() as f32;
-        Ok(map_rows(records, self.info.classes.len(), |row, out| {
-            for t in &self.trees {
-                for (o, v) in out.iter_mut().zip(t.leaf(row)) {
-                    *o += v;
+        let mut out = Matrix::zeros(records.n_rows(), k);
+        // Trees outer, rows inner within a block: a tree's nodes stay in cache for the block.
+        out.as_mut_slice()
+            .par_chunks_mut(k * ROW_BLOCK)
+            .enumerate()
+            .for_each(|(block, chunk)| {
+                let first = block * ROW_BLOCK;
+                for t in &self.trees {
+                    for (i, o) in chunk.chunks_mut(k).enumerate() {
+                        for (a, v) in o.iter_mut().zip(t.leaf(records.row(first + i))) {
+                            *a += v;
+                        }
+                    }
                 }
-            }
-            out.iter_mut().for_each(|o| *o *= scale);
-        }))
+                chunk.iter_mut().for_each(|v| *v *= scale);
+            });
+        Ok(out)
     }
 }
 

@@ -1,0 +1,51 @@
+//! Fit and predict timings of one or more classifiers on a train and a test CSV (label column
+//! `target`), for PERFORMANCE-NOTES.md; `scripts/sklearn_timing.py` times scikit-learn the same way.
+//!
+//! ```text
+//! RAYON_NUM_THREADS=2 cargo run --release --example timing -- TRAIN.csv TEST.csv rf:mqttset2020,nb
+//! ```
+//! Prints one JSON object per model: kind, preset, rows, fit and predict seconds, accuracy.
+
+use mqtt_ids_learn::metrics::accuracy;
+use mqtt_ids_learn::table::{read_csv_files, TableOptions};
+use mqtt_ids_learn::{Classifier, ModelParams};
+use std::time::Instant;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.len() != 3 {
+        return Err("usage: timing TRAIN.csv TEST.csv KIND[:PRESET][,KIND[:PRESET]…]".into());
+    }
+    let opts = TableOptions::with_label_column("target");
+    let t = Instant::now();
+    let train = read_csv_files(&[&args[0]], &opts)?;
+    let test = read_csv_files(&[&args[1]], &opts)?;
+    eprintln!(
+        "read {} + {} rows in {:.2} s",
+        train.n_rows(),
+        test.n_rows(),
+        t.elapsed().as_secs_f64()
+    );
+    for spec in args[2].split(',') {
+        let (kind, preset) = match spec.split_once(':') {
+            Some((k, p)) => (k, Some(p)),
+            None => (spec, None),
+        };
+        let params = ModelParams::from_name(kind, preset)?;
+        let t = Instant::now();
+        let model = params.fit(&train)?;
+        let fit_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let pred = model.predict(&test.records)?;
+        let predict_s = t.elapsed().as_secs_f64();
+        let acc = accuracy(&test.targets, &pred);
+        println!(
+            "{{\"kind\":\"{kind}\",\"preset\":\"{}\",\"train_rows\":{},\"test_rows\":{},\"threads\":{},\"fit_s\":{fit_s:.4},\"predict_s\":{predict_s:.4},\"accuracy\":{acc:.4}}}",
+            preset.unwrap_or("default"),
+            train.n_rows(),
+            test.n_rows(),
+            rayon::current_num_threads()
+        );
+    }
+    Ok(())
+}

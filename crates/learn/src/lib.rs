@@ -32,4 +32,7 @@ pub mod tree;
 
 pub use estimator::{Model, ModelParams};
 pub use persist::{FeatureSchema, ModelFile};
+pub mod evaluate;
 pub mod svm_rbf;
+
+pub use evaluate::{evaluate, Evaluation, Protocol};

@@ -890,8 +890,9 @@ impl HalfStream {
         self.release(held_len, budget);
         if accepted {
             self.mode = Mode::Framed;
-            // Replay the verified bytes through the framed path. Messages completed here are
-            // attributed to the packet that completed the verification.
+            // Replay the verified bytes through the framed path. Held bytes do not remember their
+            // packets: every message replayed here gets the packet that started the held bytes as
+            // `first_packet` (exact for the first, an approximation for later ones).
             let first = self.partial_first_packet;
             let rest = &held[skip..];
             let mut replay = rest;

@@ -1,8 +1,10 @@
 //! Fuzz whole two-direction MQTT connections through reassembly. The input is a list of segments,
 //! each `[control, seq_shift, len, data…]`: control bit 0 = direction, bit 1 SYN, bit 2 FIN, bit 3
-//! RST (only honoured when bits 4-7 are all set, so aborts stay rare); `seq_shift` (i8) moves the
-//! segment relative to the next expected byte (overlaps, retransmissions, holes, reordering). Small
-//! caps make every limit reachable.
+//! RST (only honoured when bits 4-7 are all set, so aborts stay rare), bit 4 = carries an ACK of
+//! everything the other side sent so far (holes included), bit 5 = that ACK shifted by `seq_shift`;
+//! `seq_shift` (i8) moves the segment relative to the next expected byte (overlaps,
+//! retransmissions, holes, reordering). Small caps make every limit reachable.
+//! `crates/mqtt/tests/fuzz_regressions.rs` replays crashes with the same decoding.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -57,6 +59,14 @@ fuzz_target!(|data: &[u8]| {
             syn: control & 2 != 0,
             fin: control & 4 != 0,
             rst: control & 8 != 0 && control >> 4 == 0xf,
+            ack: (control & 0x10 != 0).then(|| {
+                let peer = next[1 - d];
+                if control & 0x20 != 0 {
+                    peer.wrapping_add(shift as i32 as u32)
+                } else {
+                    peer
+                }
+            }),
             payload,
             packet,
             ts_ns: packet as i64,

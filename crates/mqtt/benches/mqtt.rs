@@ -111,6 +111,7 @@ fn reassemble(stream: &[u8], mss: usize) -> u64 {
             syn: false,
             fin: false,
             rst: false,
+            ack: None,
             payload: chunk,
             packet: i as u64 + 1,
             ts_ns: 0,

@@ -434,6 +434,24 @@ impl Connection {
         segment: &Segment<'_>,
         visitor: &mut V,
     ) {
+        if let Some(ack) = segment.ack {
+            // Acknowledged data of the other direction that was never seen is lost: settle that
+            // first, it was sent before this segment.
+            let peer = direction.opposite();
+            let mut dispatch = Dispatch {
+                state: &mut self.state,
+                visitor: &mut *visitor,
+                direction: peer,
+            };
+            self.streams[peer.index()].on_peer_ack(
+                ack,
+                segment.packet,
+                segment.ts_ns,
+                &self.config,
+                &self.budget,
+                &mut dispatch,
+            );
+        }
         let mut dispatch = Dispatch {
             state: &mut self.state,
             visitor: &mut *visitor,

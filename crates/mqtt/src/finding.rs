@@ -114,6 +114,12 @@ findings! {
     /// Reserved bits in a field other than the fixed header (CONNACK acknowledge flags, subscription
     /// options) are set.
     ReservedBitsSet = "reserved_bits_set",
+    /// A PUBLISH with QoS 0 has the DUP flag set ("The DUP flag MUST be set to 0 for all QoS 0
+    /// messages", 3.1.1 §3.3.1.1).
+    InvalidDupFlag = "invalid_dup_flag",
+    /// A return/reason code the spec does not define for the packet type at the connection's version
+    /// (e.g. CONNACK return code 6 in 3.1.1, SUBACK granted QoS 3).
+    UnknownReasonCode = "unknown_reason_code",
 
     // ---- ours: connection ----
     /// A client-only message sent by the server, or a server-only message sent by the client.

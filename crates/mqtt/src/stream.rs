@@ -57,6 +57,10 @@ pub struct Segment<'a> {
     pub fin: bool,
     /// RST flag: the connection is aborted; buffered partial data is discarded.
     pub rst: bool,
+    /// Acknowledgement number when the ACK flag is set. Data of the other direction acknowledged here
+    /// but never seen was lost in capture: it becomes a gap at once instead of holding the stream
+    /// (`None` disables this; gaps are then found by the out-of-order caps only).
+    pub ack: Option<u32>,
     /// TCP payload.
     pub payload: &'a [u8],
     /// 1-based frame number in the capture.
@@ -236,6 +240,8 @@ pub(crate) struct HalfStream {
     buffered: usize,
     finished: bool,
     fin_seen: bool,
+    /// Sequence number of the FIN (it occupies one, which an ACK covers but no data fills).
+    fin_seq: Option<u32>,
     /// The packet being handled now (whose arrival completes messages) and its timestamp: a message's
     /// `last_packet`. Bytes may come from earlier, buffered packets, so this is not the carrier.
     now_packet: u64,
@@ -255,6 +261,7 @@ impl HalfStream {
             buffered: 0,
             finished: false,
             fin_seen: false,
+            fin_seq: None,
             now_packet: 0,
             now_ts_ns: 0,
             stats: StreamStats::default(),
@@ -347,6 +354,7 @@ impl HalfStream {
             self.finish(seg.packet, seg.ts_ns, cfg, budget, out);
         } else if seg.fin {
             self.fin_seen = true;
+            self.fin_seq = Some(data_seq.wrapping_add(seg.payload.len() as u32));
             if self.ooo.is_empty() {
                 self.finish(seg.packet, seg.ts_ns, cfg, budget, out);
             }
@@ -496,6 +504,40 @@ impl HalfStream {
         if self.fin_seen && self.ooo.is_empty() && !self.finished {
             let (packet, ts_ns) = (self.now_packet, self.now_ts_ns);
             self.finish(packet, ts_ns, cfg, budget, out);
+        }
+    }
+
+    /// The other side acknowledged this direction's data up to `ack`: whatever of it was not seen is
+    /// lost in capture. Declare it a gap now, so the stream does not wait for it.
+    pub(crate) fn on_peer_ack(
+        &mut self,
+        ack: u32,
+        packet: u64,
+        ts_ns: i64,
+        cfg: &ReassemblyConfig,
+        budget: &MemoryBudget,
+        out: &mut impl Deliver,
+    ) {
+        // The FIN's sequence number is acknowledged but carries no data.
+        let ack = match self.fin_seq {
+            Some(fin) if (ack.wrapping_sub(fin) as i32) > 0 => fin,
+            _ => ack,
+        };
+        loop {
+            let Some(next) = self.next_seq else { return };
+            if self.finished {
+                return;
+            }
+            let ahead = ack.wrapping_sub(next) as i32;
+            if ahead <= 0 {
+                return;
+            }
+            self.set_now(packet, ts_ns);
+            let until = match self.ooo.first() {
+                Some(first) if (first.seq.wrapping_sub(next) as i32) <= ahead => first.seq,
+                _ => ack,
+            };
+            self.gap_until(until, packet, ts_ns, cfg, budget, out);
         }
     }
 

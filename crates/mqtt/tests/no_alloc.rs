@@ -69,6 +69,7 @@ fn in_order_segments_parse_without_allocating() {
             syn: *syn,
             fin: false,
             rst: false,
+            ack: None,
             payload,
             packet: i as u64 + 1,
             ts_ns: 0,

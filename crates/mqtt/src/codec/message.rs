@@ -398,10 +398,10 @@ pub(crate) fn parse_body<'a>(
         PacketType::Connect => parse_connect(&mut r, findings).map(Packet::Connect),
         PacketType::Connack => parse_connack(&mut r, v5, findings).map(Packet::Connack),
         PacketType::Publish => parse_publish(header, &mut r, v5, findings).map(Packet::Publish),
-        PacketType::Puback => parse_puback(&mut r, v5, findings).map(Packet::Puback),
-        PacketType::Pubrec => parse_puback(&mut r, v5, findings).map(Packet::Pubrec),
-        PacketType::Pubrel => parse_puback(&mut r, v5, findings).map(Packet::Pubrel),
-        PacketType::Pubcomp => parse_puback(&mut r, v5, findings).map(Packet::Pubcomp),
+        PacketType::Puback => parse_puback(ptype, &mut r, v5, findings).map(Packet::Puback),
+        PacketType::Pubrec => parse_puback(ptype, &mut r, v5, findings).map(Packet::Pubrec),
+        PacketType::Pubrel => parse_puback(ptype, &mut r, v5, findings).map(Packet::Pubrel),
+        PacketType::Pubcomp => parse_puback(ptype, &mut r, v5, findings).map(Packet::Pubcomp),
         PacketType::Subscribe => parse_subscribe(&mut r, v5, findings).map(Packet::Subscribe),
         PacketType::Suback => parse_suback(&mut r, v5, findings).map(Packet::Suback),
         PacketType::Unsubscribe => parse_unsubscribe(&mut r, v5, findings).map(Packet::Unsubscribe),
@@ -527,6 +527,7 @@ fn parse_connack<'a>(
         findings.insert(FindingKind::ReservedBitsSet);
     }
     let return_code = r.u8("return_code")?;
+    check_reason_code(PacketType::Connack, v5, return_code, findings);
     let properties = if v5 && !r.is_empty() {
         read_properties(r, "properties", findings)?
     } else {
@@ -537,6 +538,38 @@ fn parse_connack<'a>(
         return_code,
         properties,
     })
+}
+
+/// Whether `code` is defined for `ptype`: 3.1.1 §3.2.2.3 (CONNACK 0–5) and §3.9.3 (SUBACK 0, 1, 2,
+/// 0x80); 5.0 the reason code tables of §3.2.2.2, §3.4.2.1, §3.5.2.1, §3.6.2.1, §3.7.2.1, §3.9.3 and
+/// §3.11.3.
+fn reason_code_defined(ptype: PacketType, v5: bool, code: u8) -> bool {
+    use PacketType as T;
+    match (ptype, v5) {
+        (T::Connack, false) => code <= 5,
+        (T::Connack, true) => matches!(
+            code,
+            0x00 | 0x80..=0x8a | 0x8c | 0x90 | 0x95 | 0x97 | 0x99..=0x9d | 0x9f
+        ),
+        (T::Suback, false) => matches!(code, 0x00 | 0x01 | 0x02 | 0x80),
+        (T::Suback, true) => matches!(
+            code,
+            0x00 | 0x01 | 0x02 | 0x80 | 0x83 | 0x87 | 0x8f | 0x91 | 0x97 | 0x9e | 0xa1 | 0xa2
+        ),
+        (T::Puback | T::Pubrec, true) => matches!(
+            code,
+            0x00 | 0x10 | 0x80 | 0x83 | 0x87 | 0x90 | 0x91 | 0x97 | 0x99
+        ),
+        (T::Pubrel | T::Pubcomp, true) => matches!(code, 0x00 | 0x92),
+        (T::Unsuback, true) => matches!(code, 0x00 | 0x11 | 0x80 | 0x83 | 0x87 | 0x8f | 0x91),
+        _ => true,
+    }
+}
+
+fn check_reason_code(ptype: PacketType, v5: bool, code: u8, findings: &mut FindingSet) {
+    if !reason_code_defined(ptype, v5, code) {
+        findings.insert(FindingKind::UnknownReasonCode);
+    }
 }
 
 fn check_packet_id(packet_id: u16, findings: &mut FindingSet) {
@@ -563,6 +596,9 @@ fn parse_publish<'a>(
     if header.qos_bits() == 3 {
         // "A PUBLISH Packet MUST NOT have both QoS bits set to 1" (3.1.1 §3.3.1.2).
         findings.insert(FindingKind::InvalidQosLevel);
+    }
+    if header.qos_bits() == 0 && header.dup() {
+        findings.insert(FindingKind::InvalidDupFlag);
     }
     let topic = r.string("topic_name", findings)?;
     let packet_id = if header.qos_bits() > 0 {
@@ -599,6 +635,7 @@ fn parse_publish<'a>(
 }
 
 fn parse_puback<'a>(
+    ptype: PacketType,
     r: &mut Reader<'a>,
     v5: bool,
     findings: &mut FindingSet,
@@ -606,6 +643,9 @@ fn parse_puback<'a>(
     let packet_id = read_packet_id(r, findings)?;
     check_packet_id(packet_id, findings);
     let (reason_code, properties) = parse_reason_and_properties(r, v5, findings)?;
+    if let Some(code) = reason_code {
+        check_reason_code(ptype, v5, code, findings);
+    }
     Ok(PubAck {
         packet_id,
         reason_code,
@@ -686,6 +726,9 @@ fn parse_suback<'a>(
     if return_codes.is_empty() {
         findings.insert(FindingKind::EmptyTopicList);
     }
+    for code in return_codes {
+        check_reason_code(PacketType::Suback, v5, *code, findings);
+    }
     Ok(Suback {
         packet_id,
         properties,
@@ -739,6 +782,9 @@ fn parse_unsuback<'a>(
     let reason_codes = r.rest();
     if reason_codes.is_empty() {
         findings.insert(FindingKind::EmptyTopicList);
+    }
+    for code in reason_codes {
+        check_reason_code(PacketType::Unsuback, v5, *code, findings);
     }
     Ok(Unsuback {
         packet_id,

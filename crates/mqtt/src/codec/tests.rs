@@ -745,3 +745,22 @@ fn no_panic_on_small_inputs_exhaustively() {
         }
     }
 }
+
+#[test]
+fn dup_flag_and_reason_codes() {
+    // PUBLISH QoS 0 with DUP (0x38).
+    assert!(findings_of(&[0x38, 0x02, 0x00, 0x00], V4).contains(K::InvalidDupFlag));
+    // CONNACK 3.1.1 return code 5 (not authorized) is defined, 6 is not.
+    assert!(findings_of(&[0x20, 0x02, 0x00, 0x05], V4).is_empty());
+    assert!(findings_of(&[0x20, 0x02, 0x00, 0x06], V4).contains(K::UnknownReasonCode));
+    // CONNACK 5.0 reason 0x86 (bad user name or password) defined; 0x05 is a 3.x code only.
+    assert!(findings_of(&[0x20, 0x03, 0x00, 0x86, 0x00], V5).is_empty());
+    assert!(findings_of(&[0x20, 0x03, 0x00, 0x05, 0x00], V5).contains(K::UnknownReasonCode));
+    // SUBACK granted QoS 3.
+    assert!(findings_of(&[0x90, 0x03, 0x00, 0x01, 0x03], V4).contains(K::UnknownReasonCode));
+    // PUBCOMP 5.0 may only say 0x00 or 0x92.
+    assert!(findings_of(&[0x70, 0x03, 0x00, 0x01, 0x92], V5).is_empty());
+    assert!(findings_of(&[0x70, 0x03, 0x00, 0x01, 0x10], V5).contains(K::UnknownReasonCode));
+    // UNSUBACK 5.0 reason 0x11 (no subscription existed) is defined.
+    assert!(findings_of(&[0xb0, 0x04, 0x00, 0x01, 0x00, 0x11], V5).is_empty());
+}

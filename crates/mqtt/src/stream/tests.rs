@@ -910,3 +910,62 @@ fn every_finding_kind_is_reachable_through_a_connection() {
         .collect();
     assert!(missing.is_empty(), "no case for {missing:?}");
 }
+
+#[test]
+fn peer_ack_over_unseen_data_declares_the_gap_at_once() {
+    let mut h = Harness::new(ReassemblyConfig::default());
+    h.handshake();
+    // The client's SUBSCRIBE segment is lost in capture; the next one (another SUBSCRIBE) arrives.
+    let lost = frame(0x82, &[0x00, 0x01, 0x00, 0x01, b'a', 0x00]);
+    let sub2 = frame(0x82, &[0x00, 0x02, 0x00, 0x01, b'b', 0x00]);
+    let base = h.seq[0];
+    h.raw(C, base.wrapping_add(lost.len() as u32), false, false, &sub2);
+    assert_eq!(h.seen.messages.len(), 2, "held behind the hole");
+    // The server acknowledges both: the hole is lost, SUBSCRIBE 2 is parsed before the SUBACK that
+    // carries the ACK, so the SUBACK matches it.
+    h.packet += 1;
+    let ack = base.wrapping_add((lost.len() + sub2.len()) as u32);
+    let suback = [0x90, 0x03, 0x00, 0x02, 0x00];
+    let seg = Segment {
+        seq: h.seq[1],
+        syn: false,
+        fin: false,
+        rst: false,
+        ack: Some(ack),
+        payload: &suback,
+        packet: h.packet,
+        ts_ns: 0,
+    };
+    h.conn.on_segment(S, &seg, &mut h.seen);
+    assert_eq!(h.seen.types()[2..], [T::Subscribe, T::Suback]);
+    assert!(!h.seen.messages[3].findings.contains(K::MissingSubscribe));
+    let gaps = h.seen.stream_findings(K::StreamGap);
+    assert_eq!((gaps.len(), gaps[0].bytes), (1, lost.len() as u64));
+    assert_eq!(gaps[0].direction, C);
+}
+
+#[test]
+fn ack_of_a_fin_behind_a_hole_counts_only_the_hole() {
+    let mut h = Harness::new(ReassemblyConfig::default());
+    h.handshake();
+    let seq = h.seq[0];
+    let lost = [0xc0, 0x00]; // PINGREQ, never captured
+    let disconnect = [0xe0, 0x00];
+    h.raw(C, seq.wrapping_add(2), false, true, &disconnect); // DISCONNECT + FIN, early
+    h.packet += 1;
+    let seg = Segment {
+        seq: h.seq[1],
+        syn: false,
+        fin: false,
+        rst: false,
+        ack: Some(seq.wrapping_add(5)), // 2 lost + 2 data bytes + the FIN
+        payload: &[],
+        packet: h.packet,
+        ts_ns: 0,
+    };
+    h.conn.on_segment(S, &seg, &mut h.seen);
+    let gaps = h.seen.stream_findings(K::StreamGap);
+    assert_eq!(gaps.len(), 1);
+    assert_eq!(gaps[0].bytes, lost.len() as u64);
+    assert_eq!(h.seen.messages.last().unwrap().ptype, T::Disconnect);
+}

@@ -538,6 +538,12 @@ impl Connection {
         stats
     }
 
+    /// Whether both directions ended (FIN/RST seen and nothing left to deliver): the caller may drop
+    /// the connection from its flow table.
+    pub fn is_closed(&self) -> bool {
+        self.streams.iter().all(HalfStream::is_finished)
+    }
+
     /// Bytes this connection currently holds in buffers.
     pub fn buffered(&self) -> usize {
         self.streams[0].buffered() + self.streams[1].buffered()

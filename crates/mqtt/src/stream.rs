@@ -268,6 +268,11 @@ impl HalfStream {
         }
     }
 
+    /// Whether this direction ended (FIN with nothing outstanding, RST, or `finish`).
+    pub(crate) fn is_finished(&self) -> bool {
+        self.finished
+    }
+
     /// Bytes this direction holds against the budgets.
     pub(crate) fn buffered(&self) -> usize {
         self.buffered

@@ -551,6 +551,10 @@ fn fin_and_rst_with_partial_message_count_truncated() {
     // Data after FIN is ignored.
     h.raw(C, seq.wrapping_add(4), false, false, &m[4..]);
     assert_eq!(h.seen.messages.len(), 2);
+    assert!(!h.conn.is_closed());
+    let sseq = h.seq[1];
+    h.raw(S, sseq, false, true, &[]);
+    assert!(h.conn.is_closed());
 
     let mut h = Harness::new(ReassemblyConfig::default());
     h.handshake();

@@ -1,4 +1,4 @@
-//! One MQTT-over-TCP connection: two [`HalfStream`]s sharing one code path, the protocol version
+//! One MQTT-over-TCP connection: two half streams (`stream::HalfStream`) sharing one code path, the protocol version
 //! learned from CONNECT, the session phase as a transition table with a single mutation point, and the
 //! outstanding packet ids behind Suricata's `missing_*` events.
 //!

@@ -1,7 +1,7 @@
 //! TCP stream reassembly for one direction of an MQTT connection, and the bounded memory it may use.
 //!
 //! Promises:
-//! - one code path for both directions: a [`HalfStream`] knows nothing of which side it carries;
+//! - one code path for both directions: a half stream knows nothing of which side it carries;
 //! - in-order data is parsed straight from the segment payload (no copy, no allocation); only the
 //!   incomplete tail of a message, and out-of-order segments, are buffered;
 //! - retransmissions and overlaps are trimmed by sequence number (wrapping arithmetic, first copy wins);

@@ -1,9 +1,9 @@
-//! One MQTT-over-TCP connection: two half streams (`stream::HalfStream`) sharing one code path, the protocol version
-//! learned from CONNECT, the session phase as a transition table with a single mutation point, and the
-//! outstanding packet ids behind Suricata's `missing_*` events.
+//! One MQTT-over-TCP connection: two half streams (`stream::HalfStream`) sharing one code path,
+//! the protocol version learned from CONNECT, the session phase as a transition table with a single
+//! mutation point, and the outstanding packet ids behind Suricata's `missing_*` events.
 //!
-//! Messages reach the caller through a [`Visitor`] while they still borrow the segment payload, so the
-//! in-order fast path neither copies nor allocates.
+//! Messages reach the caller through a [`Visitor`] while they still borrow the segment payload, so
+//! the in-order fast path neither copies nor allocates.
 
 use std::collections::VecDeque;
 
@@ -20,10 +20,10 @@ pub struct MessageEvent<'a> {
     pub direction: Direction,
     /// Frame number of the packet holding its first byte.
     pub first_packet: u64,
-    /// Frame number of the packet whose arrival completed it: the latest of the packets it was built
-    /// from (with reordering, its last byte may have come in an earlier, buffered packet). For a
-    /// skipped message: the packet that announced it. Never less than `first_packet` when frame
-    /// numbers grow in capture order.
+    /// Frame number of the packet whose arrival completed it: the latest of the packets it was
+    /// built from (with reordering, its last byte may have come in an earlier, buffered packet).
+    /// For a skipped message: the packet that announced it. Never less than `first_packet` when
+    /// frame numbers grow in capture order.
     pub last_packet: u64,
     /// Timestamp of `last_packet`, ns since the Unix epoch.
     pub ts_ns: i64,
@@ -131,7 +131,8 @@ fn transition(phase: Phase, input: PhaseInput) -> (Phase, Option<FindingKind>) {
 /// Connection counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ConnectionStats {
-    /// Messages by control packet type (index = type value), both directions, skipped ones included.
+    /// Messages by control packet type (index = type value), both directions, skipped ones
+    /// included.
     pub messages_by_type: [u64; 16],
     /// Messages per direction (index = [`Direction::index`]).
     pub messages: [u64; 2],
@@ -243,8 +244,9 @@ impl ConnState {
         self.set_phase(input, &mut f);
         let peer = dir.opposite();
         use FindingKind as K;
-        // (list, sender of the request, packet id, whether this answer completes it, finding if absent)
-        // QoS 1: PUBLISH → PUBACK. QoS 2: PUBLISH → PUBREC → PUBREL (by the publisher) → PUBCOMP.
+        // (list, sender of the request, packet id, whether this answer completes it, finding if
+        // absent). QoS 1: PUBLISH → PUBACK. QoS 2: PUBLISH → PUBREC → PUBREL (by the publisher)
+        // → PUBCOMP.
         let answer = match &message.packet {
             Packet::Publish(p) => {
                 if let Some(id) = p.packet_id {
@@ -426,8 +428,8 @@ impl Connection {
         }
     }
 
-    /// Feed one segment sent in `direction`. Messages it completes are passed to `visitor` before this
-    /// returns.
+    /// Feed one segment sent in `direction`. Messages it completes are passed to `visitor` before
+    /// this returns.
     pub fn on_segment<V: Visitor>(
         &mut self,
         direction: Direction,
@@ -497,8 +499,8 @@ impl Connection {
         }
     }
 
-    /// End of capture (or flow timeout): deliver buffered out-of-order data across its gaps and count
-    /// incomplete messages as `truncated_msg`. Buffers are released.
+    /// End of capture (or flow timeout): deliver buffered out-of-order data across its gaps and
+    /// count incomplete messages as `truncated_msg`. Buffers are released.
     pub fn finish<V: Visitor>(&mut self, packet: u64, ts_ns: i64, visitor: &mut V) {
         for direction in [Direction::ToServer, Direction::ToClient] {
             let mut dispatch = Dispatch {
@@ -538,8 +540,8 @@ impl Connection {
         stats
     }
 
-    /// Whether both directions ended (FIN/RST seen and nothing left to deliver): the caller may drop
-    /// the connection from its flow table.
+    /// Whether both directions ended (FIN/RST seen and nothing left to deliver): the caller may
+    /// drop the connection from its flow table.
     pub fn is_closed(&self) -> bool {
         self.streams.iter().all(HalfStream::is_finished)
     }

@@ -1,15 +1,17 @@
-//! Anomalies as data: every oddity the dissector, the reassembler or the connection state notices is a
-//! [`FindingKind`] with a stable snake_case name. Findings are counted and never fatal.
+//! Anomalies as data: every oddity the dissector, the reassembler or the connection state notices
+//! is a [`FindingKind`] with a stable snake_case name. Findings are counted and never fatal.
 //!
 //! Names follow Suricata's `MQTTEvent` where one exists (`rust/src/mqtt/mqtt.rs`, surfaced as
-//! `app-layer-event:mqtt.<name>`), so rules and features written against Suricata read the same here.
+//! `app-layer-event:mqtt.<name>`), so rules and features written against Suricata read the same
+//! here.
 
 use core::fmt;
 
 macro_rules! findings {
     ($( $(#[$doc:meta])* $variant:ident = $name:literal, )+) => {
-        /// One kind of anomaly. The discriminant is the bit index in a [`FindingSet`]; [`FindingKind::name`]
-        /// is the stable external name (used as JSON keys and feature names — never rename one).
+        /// One kind of anomaly. The discriminant is the bit index in a [`FindingSet`];
+        /// [`FindingKind::name`] is the stable external name (used as JSON keys and feature names —
+        /// never rename one).
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[repr(u8)]
         pub enum FindingKind {
@@ -39,18 +41,21 @@ findings! {
     // ---- Suricata `MQTTEvent` names ----
     /// A CONNACK without a CONNECT before it on the connection (Suricata `missing_connect`).
     MissingConnect = "missing_connect",
-    /// PUBACK/PUBREC/PUBREL/PUBCOMP whose packet id matches no outstanding PUBLISH (Suricata `missing_publish`).
+    /// PUBACK/PUBREC/PUBREL/PUBCOMP whose packet id matches no outstanding PUBLISH (Suricata
+    /// `missing_publish`).
     MissingPublish = "missing_publish",
     /// SUBACK whose packet id matches no outstanding SUBSCRIBE (Suricata `missing_subscribe`).
     MissingSubscribe = "missing_subscribe",
-    /// UNSUBACK whose packet id matches no outstanding UNSUBSCRIBE (Suricata `missing_unsubscribe`).
+    /// UNSUBACK whose packet id matches no outstanding UNSUBSCRIBE (Suricata
+    /// `missing_unsubscribe`).
     MissingUnsubscribe = "missing_unsubscribe",
     /// A second CONNECT on one connection (Suricata `double_connect`).
     DoubleConnect = "double_connect",
     /// A message other than CONNECT/CONNACK/DISCONNECT before CONNECT and CONNACK were both seen
     /// (Suricata `unintroduced_message`).
     UnintroducedMessage = "unintroduced_message",
-    /// QoS 3 in a PUBLISH header, a will QoS or a subscription option (Suricata `invalid_qos_level`).
+    /// QoS 3 in a PUBLISH header, a will QoS or a subscription option (Suricata
+    /// `invalid_qos_level`).
     InvalidQosLevel = "invalid_qos_level",
     /// A message that needs a packet identifier has none (Suricata `missing_msg_id`).
     MissingMsgId = "missing_msg_id",
@@ -59,18 +64,19 @@ findings! {
     /// More outstanding packet ids than the configured bound; the oldest was forgotten
     /// (Suricata `too_many_transactions`).
     TooManyTransactions = "too_many_transactions",
-    /// The body could not be parsed as its type (Suricata `malformed_traffic`); a more specific finding
-    /// (`field_overrun`, `property_length_overrun`, …) says why.
+    /// The body could not be parsed as its type (Suricata `malformed_traffic`); a more specific
+    /// finding (`field_overrun`, `property_length_overrun`, …) says why.
     MalformedTraffic = "malformed_traffic",
-    /// A message whose remaining length runs beyond the data: its stream ended, or a gap was declared,
-    /// before the message was complete. The partial message is discarded.
+    /// A message whose remaining length runs beyond the data: its stream ended, or a gap was
+    /// declared, before the message was complete. The partial message is discarded.
     TruncatedMsg = "truncated_msg",
 
     // ---- ours: fixed header ----
-    /// Fixed-header flags differ from the value the spec requires for the type (PUBREL, SUBSCRIBE and
-    /// UNSUBSCRIBE need 0b0010, all others but PUBLISH need 0).
+    /// Fixed-header flags differ from the value the spec requires for the type (PUBREL, SUBSCRIBE
+    /// and UNSUBSCRIBE need 0b0010, all others but PUBLISH need 0).
     ReservedFlagsSet = "reserved_flags_set",
-    /// The remaining-length varint does not end within 4 bytes; framing is lost (the stream resyncs).
+    /// The remaining-length varint does not end within 4 bytes; framing is lost (the stream
+    /// resyncs).
     InvalidRemainingLength = "invalid_remaining_length",
     /// A varint not encoded in the minimum number of bytes ("MUST use the minimum number of bytes",
     /// MQTT 5.0 §1.5.5).
@@ -83,25 +89,27 @@ findings! {
     FieldOverrun = "field_overrun",
     /// Bytes left in the message after its last field.
     TrailingBytes = "trailing_bytes",
-    /// A UTF-8 encoded string (topic, client id, …) is not valid UTF-8. The bytes are kept as they are.
+    /// A UTF-8 encoded string (topic, client id, …) is not valid UTF-8. The bytes are kept as they
+    /// are.
     InvalidUtf8 = "invalid_utf8",
-    /// A string contains U+0000, which "MUST NOT include an encoding of the null character" (§1.5.4).
+    /// A string contains U+0000, which "MUST NOT include an encoding of the null character"
+    /// (§1.5.4).
     NullCharacter = "null_character",
-    /// CONNECT protocol name and level disagree ("MQIsdp" must be level 3, "MQTT" level 4 or 5) or the
-    /// name is neither.
+    /// CONNECT protocol name and level disagree ("MQIsdp" must be level 3, "MQTT" level 4 or 5) or
+    /// the name is neither.
     ProtocolNameMismatch = "protocol_name_mismatch",
     /// CONNECT protocol level other than 3, 4 or 5.
     UnknownProtocolLevel = "unknown_protocol_level",
-    /// The CONNECT reserved flag (bit 0) is set ("The Server MUST validate that the reserved flag in the
-    /// CONNECT Control Packet is set to zero", 3.1.1 §3.1.2.3).
+    /// The CONNECT reserved flag (bit 0) is set ("The Server MUST validate that the reserved flag
+    /// in the CONNECT Control Packet is set to zero", 3.1.1 §3.1.2.3).
     ConnectReservedFlagSet = "connect_reserved_flag_set",
-    /// Inconsistent connect flags: will QoS/retain without the will flag, or a password without a user
-    /// name before 5.0.
+    /// Inconsistent connect flags: will QoS/retain without the will flag, or a password without a
+    /// user name before 5.0.
     InvalidConnectFlags = "invalid_connect_flags",
     /// A v5 property length, or a property value, runs past its message.
     PropertyLengthOverrun = "property_length_overrun",
-    /// A v5 property identifier not defined by the spec (its length is unknown, the rest of the list is
-    /// skipped).
+    /// A v5 property identifier not defined by the spec (its length is unknown, the rest of the
+    /// list is skipped).
     UnknownProperty = "unknown_property",
     /// A non-zero packet identifier was required and 0 was sent.
     ZeroPacketId = "zero_packet_id",
@@ -111,14 +119,14 @@ findings! {
     WildcardInTopicName = "wildcard_in_topic_name",
     /// A PUBLISH topic name is empty (legal in 5.0 only together with a topic alias).
     EmptyTopicName = "empty_topic_name",
-    /// Reserved bits in a field other than the fixed header (CONNACK acknowledge flags, subscription
-    /// options) are set.
+    /// Reserved bits in a field other than the fixed header (CONNACK acknowledge flags,
+    /// subscription options) are set.
     ReservedBitsSet = "reserved_bits_set",
     /// A PUBLISH with QoS 0 has the DUP flag set ("The DUP flag MUST be set to 0 for all QoS 0
     /// messages", 3.1.1 §3.3.1.1).
     InvalidDupFlag = "invalid_dup_flag",
-    /// A return/reason code the spec does not define for the packet type at the connection's version
-    /// (e.g. CONNACK return code 6 in 3.1.1, SUBACK granted QoS 3).
+    /// A return/reason code the spec does not define for the packet type at the connection's
+    /// version (e.g. CONNACK return code 6 in 3.1.1, SUBACK granted QoS 3).
     UnknownReasonCode = "unknown_reason_code",
 
     // ---- ours: connection ----
@@ -146,8 +154,8 @@ impl fmt::Display for FindingKind {
     }
 }
 
-/// A small set of findings attached to one message: a bitset, so carrying it costs nothing and never
-/// allocates.
+/// A small set of findings attached to one message: a bitset, so carrying it costs nothing and
+/// never allocates.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct FindingSet(u64);
 
@@ -298,8 +306,9 @@ mod tests {
         assert_eq!(FindingKind::from_name("no_such_finding"), None);
     }
 
-    /// Every event Suricata's MQTT parser can raise (the `app-layer-event:mqtt.*` keywords listed in the
-    /// suricata-verify `test.rules` files and `rules/mqtt-events.rules`) has a counterpart with the same name.
+    /// Every event Suricata's MQTT parser can raise (the `app-layer-event:mqtt.*` keywords listed
+    /// in the suricata-verify `test.rules` files and `rules/mqtt-events.rules`) has a counterpart
+    /// with the same name.
     #[test]
     fn suricata_event_names_exist() {
         for name in [

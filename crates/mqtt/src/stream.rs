@@ -1,14 +1,17 @@
-//! TCP stream reassembly for one direction of an MQTT connection, and the bounded memory it may use.
+//! TCP stream reassembly for one direction of an MQTT connection, and the bounded memory it may
+//! use.
 //!
 //! Promises:
 //! - one code path for both directions: a half stream knows nothing of which side it carries;
 //! - in-order data is parsed straight from the segment payload (no copy, no allocation); only the
 //!   incomplete tail of a message, and out-of-order segments, are buffered;
-//! - retransmissions and overlaps are trimmed by sequence number (wrapping arithmetic, first copy wins);
+//! - retransmissions and overlaps are trimmed by sequence number (wrapping arithmetic, first
+//!   copy wins);
 //! - buffered bytes are capped per stream and globally ([`MemoryBudget`]); a message larger than
 //!   `max_message_len` is never buffered: its body is skipped as it streams past;
-//! - after a gap, a mid-stream pickup or lost framing, parsing resumes at the next fixed header that
-//!   parses cleanly (and is followed by a plausible one), instead of giving up on the connection.
+//! - after a gap, a mid-stream pickup or lost framing, parsing resumes at the next fixed header
+//!   that parses cleanly (and is followed by a plausible one), instead of giving up on the
+//!   connection.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -57,9 +60,9 @@ pub struct Segment<'a> {
     pub fin: bool,
     /// RST flag: the connection is aborted; buffered partial data is discarded.
     pub rst: bool,
-    /// Acknowledgement number when the ACK flag is set. Data of the other direction acknowledged here
-    /// but never seen was lost in capture: it becomes a gap at once instead of holding the stream
-    /// (`None` disables this; gaps are then found by the out-of-order caps only).
+    /// Acknowledgement number when the ACK flag is set. Data of the other direction acknowledged
+    /// here but never seen was lost in capture: it becomes a gap at once instead of holding the
+    /// stream (`None` disables this; gaps are then found by the out-of-order caps only).
     pub ack: Option<u32>,
     /// TCP payload.
     pub payload: &'a [u8],
@@ -69,8 +72,8 @@ pub struct Segment<'a> {
     pub ts_ns: i64,
 }
 
-/// Limits of reassembly. The defaults hold one maximal message plus a window of out-of-order data per
-/// direction.
+/// Limits of reassembly. The defaults hold one maximal message plus a window of out-of-order data
+/// per direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReassemblyConfig {
     /// Largest message (fixed header included) that is buffered and parsed; larger ones are skipped
@@ -84,8 +87,8 @@ pub struct ReassemblyConfig {
     pub max_ooo_segments: usize,
     /// How long (capture time, ns) the earliest out-of-order segment waits for the data before it;
     /// after that the missing data is declared lost. Checked whenever a segment of the connection
-    /// arrives. Default 2 s (beyond Linux's 200 ms minimum retransmission timeout, so a hole that TCP
-    /// would repair usually is repaired first).
+    /// arrives. Default 2 s (beyond Linux's 200 ms minimum retransmission timeout, so a hole that
+    /// TCP would repair usually is repaired first).
     pub max_ooo_wait_ns: i64,
     /// Outstanding packet ids remembered per kind and direction for `missing_publish`/
     /// `missing_subscribe`/`missing_unsubscribe`; beyond it the oldest is forgotten and
@@ -242,8 +245,9 @@ pub(crate) struct HalfStream {
     fin_seen: bool,
     /// Sequence number of the FIN (it occupies one, which an ACK covers but no data fills).
     fin_seq: Option<u32>,
-    /// The packet being handled now (whose arrival completes messages) and its timestamp: a message's
-    /// `last_packet`. Bytes may come from earlier, buffered packets, so this is not the carrier.
+    /// The packet being handled now (whose arrival completes messages) and its timestamp: a
+    /// message's `last_packet`. Bytes may come from earlier, buffered packets, so this is not the
+    /// carrier.
     now_packet: u64,
     now_ts_ns: i64,
     pub(crate) stats: StreamStats,
@@ -366,7 +370,8 @@ impl HalfStream {
         }
     }
 
-    /// Place payload at `seq`: trim what was already received, buffer what is early, parse what is next.
+    /// Place payload at `seq`: trim what was already received, buffer what is early, parse what is
+    /// next.
     #[allow(clippy::too_many_arguments)]
     fn accept(
         &mut self,
@@ -512,8 +517,8 @@ impl HalfStream {
         }
     }
 
-    /// The other side acknowledged this direction's data up to `ack`: whatever of it was not seen is
-    /// lost in capture. Declare it a gap now, so the stream does not wait for it.
+    /// The other side acknowledged this direction's data up to `ack`: whatever of it was not seen
+    /// is lost in capture. Declare it a gap now, so the stream does not wait for it.
     pub(crate) fn on_peer_ack(
         &mut self,
         ack: u32,
@@ -546,7 +551,8 @@ impl HalfStream {
         }
     }
 
-    /// Declare gaps for out-of-order data that has waited longer than `max_ooo_wait_ns` at `now_ns`.
+    /// Declare gaps for out-of-order data that has waited longer than `max_ooo_wait_ns` at
+    /// `now_ns`.
     pub(crate) fn expire(
         &mut self,
         packet: u64,
@@ -600,8 +606,8 @@ impl HalfStream {
         self.drain_out_of_order(cfg, budget, out);
     }
 
-    /// Account for `lost` bytes that will never be seen, keeping framing when the loss falls inside a
-    /// message whose length is known.
+    /// Account for `lost` bytes that will never be seen, keeping framing when the loss falls inside
+    /// a message whose length is known.
     fn skip_lost_bytes(
         &mut self,
         lost: usize,
@@ -891,8 +897,8 @@ impl HalfStream {
     }
 
     /// Resynchronisation: hold bytes until a candidate fixed header can be verified by parsing its
-    /// whole message cleanly. Positions that fail are skipped and counted. On the `final_pass` (end of
-    /// stream) a candidate that still lacks bytes is rejected instead of waited for.
+    /// whole message cleanly. Positions that fail are skipped and counted. On the `final_pass` (end
+    /// of stream) a candidate that still lacks bytes is rejected instead of waited for.
     #[allow(clippy::too_many_arguments)]
     fn resync<'d>(
         &mut self,

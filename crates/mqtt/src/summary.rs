@@ -1,8 +1,8 @@
 //! A ready-made [`Visitor`] that tallies what `mqtt-ids inspect` reports: messages by type and
 //! direction, protocol levels, client ids and topics (bounded), and findings by name.
 //!
-//! Promise: memory is bounded — at most `max_keys` distinct client ids and topics are kept each; the
-//! rest are counted in `other`.
+//! Promise: memory is bounded — at most `max_keys` distinct client ids and topics are kept each;
+//! the rest are counted in `other`.
 
 use std::collections::{BTreeMap, HashMap};
 

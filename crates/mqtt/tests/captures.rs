@@ -644,8 +644,8 @@ fn suricata_verify_events_have_counterparts() {
 /// header = fixed header, data = the rest) on two captures: a 49-byte pdu with a 2-byte header in
 /// mqtt5-pub-userpass, and in mqtt5-unsub-userpass two 13-byte pdus (2 + 11) at `pcap_cnt` 12.
 /// Difference: both UNSUBSCRIBEs travel in frame 10 (`tshark -r … -T fields -e frame.number -e
-/// mqtt.msgtype`); Suricata inspects to-server stream data once the server has acknowledged it, which
-/// happens in frame 12. We parse data when it arrives, so our `last_packet` is 10.
+/// mqtt.msgtype`); Suricata inspects to-server stream data once the server has acknowledged it,
+/// which happens in frame 12. We parse data when it arrives, so our `last_packet` is 10.
 #[test]
 fn suricata_frames_match_our_framing() {
     let r = run(
@@ -666,9 +666,10 @@ fn suricata_frames_match_our_framing() {
 }
 
 /// suricata-verify mqtt-limit-1/2/3 run one capture with `max-msg-length` 50000, 500 and 50 and
-/// expect PUBLISH messages logged as `truncated: true` with `skipped_length` 100011 and 100009 (limit-1);
-/// plus 1010 (limit-2); plus 109 (limit-3). Ours: `oversized_message` on exactly those messages, whose
-/// frame length equals Suricata's `skipped_length`; they still count by type (the header is known).
+/// expect PUBLISH messages logged as `truncated: true` with `skipped_length` 100011 and 100009
+/// (limit-1); plus 1010 (limit-2); plus 109 (limit-3). Ours: `oversized_message` on exactly those
+/// messages, whose frame length equals Suricata's `skipped_length`; they still count by type (the
+/// header is known).
 #[test]
 fn suricata_max_msg_length_maps_to_oversized_message() {
     let file = data_dir().join(format!("{SV}/mqtt-limit-2/input.pcap"));
@@ -727,8 +728,8 @@ fn midstream_split_connack_is_reassembled() {
     assert_eq!(r.tally.findings.get(FindingKind::MissingConnect), 1);
 }
 
-/// Not an assertion: prints findings and reassembly counters per capture (`--nocapture`), the numbers
-/// quoted in reviews.
+/// Not an assertion: prints findings and reassembly counters per capture (`--nocapture`), the
+/// numbers quoted in reviews.
 #[test]
 fn print_summary() {
     for (file, _) in TSHARK {

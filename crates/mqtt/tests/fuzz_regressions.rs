@@ -1,5 +1,5 @@
-//! Every input that crashed a fuzz target, replayed as a named test. The replay functions decode inputs
-//! exactly as `fuzz/fuzz_targets/mqtt_*.rs` do; keep them in step.
+//! Every input that crashed a fuzz target, replayed as a named test. The replay functions decode
+//! inputs exactly as `fuzz/fuzz_targets/mqtt_*.rs` do; keep them in step.
 
 use mqtt_ids_mqtt::{
     parse_message, Connection, Decoded, Direction, FindingEvent, MemoryBudget, MessageEvent,
@@ -25,9 +25,9 @@ impl Visitor for Check {
 }
 
 /// Same decoding as `fuzz_targets/mqtt_stream.rs`: `[control, seq_shift (i8), len, data…]`. With
-/// `acks` false: the first format (no ACK numbers), in which the first crashes were found; with `acks`
-/// true: the current one (control bit 4 acknowledges everything the other side sent, bit 5 shifts
-/// that acknowledgement by `seq_shift`).
+/// `acks` false: the first format (no ACK numbers), in which the first crashes were found; with
+/// `acks` true: the current one (control bit 4 acknowledges everything the other side sent, bit 5
+/// shifts that acknowledgement by `seq_shift`).
 fn replay_stream(data: &[u8], acks: bool) {
     let budget = MemoryBudget::new(4096);
     let config = ReassemblyConfig {
@@ -105,9 +105,9 @@ fn fuzz_stream_reordered_message_completed_by_earlier_packet() {
 }
 
 /// `mqtt_stream` crash-5c57d4ca (2026-11-21): a FIN waiting for out-of-order data; the out-of-order
-/// cap declared a gap, the drained data ran the deferred FIN (finishing the stream), and the segment
-/// that triggered the gap was then still parsed, leaving 3 bytes buffered in a finished stream.
-/// Fixed: nothing is accepted once the stream is finished.
+/// cap declared a gap, the drained data ran the deferred FIN (finishing the stream), and the
+/// segment that triggered the gap was then still parsed, leaving 3 bytes buffered in a finished
+/// stream. Fixed: nothing is accepted once the stream is finished.
 #[test]
 fn fuzz_stream_segment_after_deferred_fin_is_not_buffered() {
     replay_stream(

@@ -1,8 +1,8 @@
 //! The fixed header (type, flags, remaining length) and the variable byte integer ("varint") that
 //! encodes the remaining length and v5 property lengths.
 //!
-//! Promise: the varint reader looks at no more than 4 bytes and never panics; a fifth continuation byte is
-//! an error, not a larger number.
+//! Promise: the varint reader looks at no more than 4 bytes and never panics; a fifth continuation
+//! byte is an error, not a larger number.
 
 use super::types::{PacketType, QoS};
 
@@ -28,8 +28,8 @@ pub struct Varint {
 pub enum VarintError {
     /// The input ended while the continuation bit was still set (fewer than 4 bytes seen).
     Incomplete,
-    /// The 4th byte still had its continuation bit set: "The maximum number of bytes in the Remaining
-    /// Length field is four" (3.1.1 §2.2.3).
+    /// The 4th byte still had its continuation bit set: "The maximum number of bytes in the
+    /// Remaining Length field is four" (3.1.1 §2.2.3).
     TooLong,
 }
 
@@ -76,7 +76,8 @@ pub fn encode_varint(mut value: u32, out: &mut [u8; 4]) -> Option<usize> {
     }
 }
 
-/// A parsed fixed header. Only the first byte and the remaining length are stored; the rest is derived.
+/// A parsed fixed header. Only the first byte and the remaining length are stored; the rest is
+/// derived.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FixedHeader {
     /// Type (high nibble) and flags (low nibble).
@@ -133,8 +134,8 @@ impl FixedHeader {
         self.header_len as usize + self.remaining_length as usize
     }
 
-    /// Whether the flags are the ones the spec requires for the type (always true for PUBLISH, whose
-    /// invalid QoS 3 is reported separately).
+    /// Whether the flags are the ones the spec requires for the type (always true for PUBLISH,
+    /// whose invalid QoS 3 is reported separately).
     #[inline]
     pub const fn flags_valid(&self) -> bool {
         match self.packet_type().required_flags() {

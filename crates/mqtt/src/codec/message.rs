@@ -1,10 +1,12 @@
-//! Message bodies: one parser per control packet type, each working on exactly the body slice its fixed
-//! header framed. Fields borrow from that slice; lists (subscriptions, reason codes, properties) are kept
-//! as validated byte ranges and decoded lazily by iterators, so parsing allocates nothing.
+//! Message bodies: one parser per control packet type, each working on exactly the body slice its
+//! fixed header framed. Fields borrow from that slice; lists (subscriptions, reason codes,
+//! properties) are kept as validated byte ranges and decoded lazily by iterators, so parsing
+//! allocates nothing.
 //!
-//! Promise: a body parser never reads outside its body and never asks for more bytes. A field that does
-//! not fit is a [`FieldError`] (the message becomes [`Packet::Malformed`], with `field_overrun` and
-//! `malformed_traffic`); every other oddity is a finding on an otherwise parsed message.
+//! Promise: a body parser never reads outside its body and never asks for more bytes. A field that
+//! does not fit is a [`FieldError`] (the message becomes [`Packet::Malformed`], with
+//! `field_overrun` and `malformed_traffic`); every other oddity is a finding on an otherwise parsed
+//! message.
 
 use super::header::FixedHeader;
 use super::properties::{read_properties, Properties, Property};
@@ -362,8 +364,8 @@ pub struct Auth<'a> {
 }
 
 /// Parse a body framed by `header`. `version` is the connection's protocol version; `None` when no
-/// CONNECT was seen (mid-stream pickup), in which case the layout is guessed from the remaining length
-/// (v5 acknowledgements are longer than 2 bytes).
+/// CONNECT was seen (mid-stream pickup), in which case the layout is guessed from the remaining
+/// length (v5 acknowledgements are longer than 2 bytes).
 pub(crate) fn parse_body<'a>(
     header: &FixedHeader,
     body: &'a [u8],
@@ -446,7 +448,8 @@ fn parse_connect<'a>(
 ) -> Result<Connect<'a>, FieldError> {
     let protocol_name = r.string("protocol_name", findings)?;
     let protocol_level = r.u8("protocol_level")?;
-    // Bit 7 of the level is set by Mosquitto bridges ("try_private"); the version is in the low bits.
+    // Bit 7 of the level is set by Mosquitto bridges ("try_private"); the version is in the low
+    // bits.
     let version = ProtocolVersion::from_level(protocol_level & 0x7f);
     match (protocol_name.as_bytes(), version) {
         (_, None) => findings.insert(FindingKind::UnknownProtocolLevel),
@@ -461,9 +464,9 @@ fn parse_connect<'a>(
     if flags.will_qos_bits() == 3 {
         findings.insert(FindingKind::InvalidQosLevel);
     }
-    // "If the Will Flag is set to 0, then the Will QoS MUST be set to 0" and "Will Retain MUST be set to
-    // 0" (3.1.1 §3.1.2.6/7); "If the User Name Flag is set to 0, the Password Flag MUST be set to 0"
-    // (3.1.1 §3.1.2.9, lifted in 5.0).
+    // "If the Will Flag is set to 0, then the Will QoS MUST be set to 0" and "Will Retain MUST be
+    // set to 0" (3.1.1 §3.1.2.6/7); "If the User Name Flag is set to 0, the Password Flag MUST be
+    // set to 0" (3.1.1 §3.1.2.9, lifted in 5.0).
     if (!flags.will() && (flags.will_qos_bits() != 0 || flags.will_retain()))
         || (flags.password() && !flags.username() && version != Some(ProtocolVersion::V5))
     {
@@ -541,8 +544,8 @@ fn parse_connack<'a>(
 }
 
 /// Whether `code` is defined for `ptype`: 3.1.1 §3.2.2.3 (CONNACK 0–5) and §3.9.3 (SUBACK 0, 1, 2,
-/// 0x80); 5.0 the reason code tables of §3.2.2.2, §3.4.2.1, §3.5.2.1, §3.6.2.1, §3.7.2.1, §3.9.3 and
-/// §3.11.3.
+/// 0x80); 5.0 the reason code tables of §3.2.2.2, §3.4.2.1, §3.5.2.1, §3.6.2.1, §3.7.2.1, §3.9.3
+/// and §3.11.3.
 fn reason_code_defined(ptype: PacketType, v5: bool, code: u8) -> bool {
     use PacketType as T;
     match (ptype, v5) {
@@ -615,7 +618,8 @@ fn parse_publish<'a>(
     };
     let payload = r.rest();
     if topic.as_bytes().iter().any(|b| *b == b'+' || *b == b'#') {
-        // "The Topic Name in the PUBLISH Packet MUST NOT contain wildcard characters" (3.1.1 §3.3.2.1).
+        // "The Topic Name in the PUBLISH Packet MUST NOT contain wildcard characters" (3.1.1
+        // §3.3.2.1).
         findings.insert(FindingKind::WildcardInTopicName);
     }
     if topic.is_empty()
@@ -653,8 +657,9 @@ fn parse_puback<'a>(
     })
 }
 
-/// The optional "reason code, then optional properties" tail shared by v5 PUBACK…PUBCOMP, DISCONNECT
-/// and AUTH: "If the Remaining Length is less than 2/4, … the value of 0x00 is used / no properties".
+/// The optional "reason code, then optional properties" tail shared by v5 PUBACK…PUBCOMP,
+/// DISCONNECT and AUTH: "If the Remaining Length is less than 2/4, … the value of 0x00 is used / no
+/// properties".
 fn parse_reason_and_properties<'a>(
     r: &mut Reader<'a>,
     v5: bool,

@@ -1,9 +1,9 @@
 //! The MQTT codec: fixed header and varint ([`header`]), vocabulary ([`types`]), message bodies
 //! ([`message`]) and v5 properties ([`properties`]), for MQTT 3.1, 3.1.1 and 5.0.
 //!
-//! [`parse_message`] is the single entry point. It is bounded and total: for any input it returns one of
-//! three outcomes — need more bytes, too large (skip and count), parsed (with bytes consumed) — and never
-//! panics or allocates.
+//! [`parse_message`] is the single entry point. It is bounded and total: for any input it returns
+//! one of three outcomes — need more bytes, too large (skip and count), parsed (with bytes
+//! consumed) — and never panics or allocates.
 
 pub mod header;
 pub mod message;
@@ -59,8 +59,8 @@ pub enum Needed {
 /// A message that will not be parsed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TooLarge {
-    /// The declared message is larger than `max_message_len`: skip `frame_len` bytes (they may not all
-    /// be here yet) and count it (`oversized_message`).
+    /// The declared message is larger than `max_message_len`: skip `frame_len` bytes (they may not
+    /// all be here yet) and count it (`oversized_message`).
     Oversized {
         /// The fixed header that announced it.
         header: FixedHeader,
@@ -103,8 +103,8 @@ pub enum Decoded<'a> {
 
 /// Parse one message from the start of `input`.
 ///
-/// The body is parsed on exactly `remaining_length` bytes, so a parsed message never depends on what
-/// follows it and a malformed body never asks for more input.
+/// The body is parsed on exactly `remaining_length` bytes, so a parsed message never depends on
+/// what follows it and a malformed body never asks for more input.
 pub fn parse_message<'a>(input: &'a [u8], options: &ParseOptions) -> Decoded<'a> {
     let header = match header::parse_fixed_header(input) {
         Ok(h) => h,

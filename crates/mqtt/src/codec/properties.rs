@@ -1,8 +1,10 @@
-//! MQTT 5.0 properties (§2.2.2): a varint length, then identifier/value pairs. Kept as the validated
-//! byte range and decoded lazily into the typed [`Property`] list, so parsing a message allocates nothing.
+//! MQTT 5.0 properties (§2.2.2): a varint length, then identifier/value pairs. Kept as the
+//! validated byte range and decoded lazily into the typed [`Property`] list, so parsing a message
+//! allocates nothing.
 //!
-//! Promise: [`Properties::iter`] only walks bytes that were validated at parse time, so it yields every
-//! property that was well-formed and stops at the first that was not (which produced a finding).
+//! Promise: [`Properties::iter`] only walks bytes that were validated at parse time, so it yields
+//! every property that was well-formed and stops at the first that was not (which produced a
+//! finding).
 
 use super::reader::{FieldError, Reader};
 use super::types::{MqttStr, Secret};
@@ -201,9 +203,9 @@ impl<'a> Iterator for PropertiesIter<'a> {
 
 /// Read a property block (varint length + properties) at the reader's position.
 ///
-/// A declared length that runs past the message is a `property_length_overrun` and an error (the rest
-/// of the message cannot be located). A malformed or unknown property inside a well-framed block is a
-/// finding; the block is still skipped by its declared length so later fields parse.
+/// A declared length that runs past the message is a `property_length_overrun` and an error (the
+/// rest of the message cannot be located). A malformed or unknown property inside a well-framed
+/// block is a finding; the block is still skipped by its declared length so later fields parse.
 pub(crate) fn read_properties<'a>(
     r: &mut Reader<'a>,
     field: &'static str,
@@ -279,7 +281,8 @@ mod tests {
 
     #[test]
     fn overruns_and_unknown_ids() {
-        // Declared length 0xff21 (as in suricata-verify mqtt5-excessiveproplen) with 3 bytes present.
+        // Declared length 0xff21 (as in suricata-verify mqtt5-excessiveproplen) with 3 bytes
+        // present.
         let (p, f) = parse(&[0xa1, 0xfe, 0x03, 0x00, 0x00, 0x00]);
         assert!(p.is_err());
         assert!(f.contains(FindingKind::PropertyLengthOverrun));

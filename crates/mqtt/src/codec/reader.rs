@@ -1,6 +1,6 @@
-//! A bounds-checked cursor over one message body. Every read either succeeds or returns a [`FieldError`]
-//! naming the field, its offset and how many bytes it needed: a body is framed, so running out of bytes
-//! means a field overruns its message, never "wait for more".
+//! A bounds-checked cursor over one message body. Every read either succeeds or returns a
+//! [`FieldError`] naming the field, its offset and how many bytes it needed: a body is framed, so
+//! running out of bytes means a field overruns its message, never "wait for more".
 
 use super::header::{decode_varint, VarintError};
 use super::types::MqttStr;
@@ -132,8 +132,8 @@ impl<'a> Reader<'a> {
         self.bytes(len, field).inspect_err(|_| self.pos = start)
     }
 
-    /// "UTF-8 Encoded String": binary data that must be well-formed UTF-8 without U+0000. Violations are
-    /// findings; the bytes are kept as they are.
+    /// "UTF-8 Encoded String": binary data that must be well-formed UTF-8 without U+0000.
+    /// Violations are findings; the bytes are kept as they are.
     #[inline]
     pub(crate) fn string(
         &mut self,

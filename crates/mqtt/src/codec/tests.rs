@@ -1,5 +1,5 @@
-//! Hand-built fixtures for every control packet type at every protocol level, each finding the codec
-//! raises, and every truncation length.
+//! Hand-built fixtures for every control packet type at every protocol level, each finding the
+//! codec raises, and every truncation length.
 
 use super::*;
 use crate::finding::FindingKind as K;
@@ -26,7 +26,8 @@ fn parse(bytes: &[u8], version: Option<ProtocolVersion>) -> Message<'_> {
     }
 }
 
-// ---------------------------------------------------------------- fixtures (wire bytes, field by field)
+// ---------------------------------------------------------------- fixtures (wire bytes, field by
+// field)
 
 /// CONNECT, MQTT 3.1 ("MQIsdp", level 3) with will, user name and password.
 const CONNECT_V3: &[u8] = &[
@@ -88,7 +89,8 @@ const PUBLISH_QOS1_V4: &[u8] = &[
     0x00, 0x0a, // packet id 10
     b'x', // payload
 ];
-/// PUBLISH QoS 2 with DUP, 5.0: topic "t", packet id 7, properties (payload format 1, topic alias 3).
+/// PUBLISH QoS 2 with DUP, 5.0: topic "t", packet id 7, properties (payload format 1, topic alias
+/// 3).
 const PUBLISH_QOS2_V5: &[u8] = &[
     0x3c, 0x0c, // PUBLISH, DUP 1, QoS 2; remaining length 12
     0x00, 0x01, b't', // topic "t"
@@ -123,7 +125,8 @@ const SUBSCRIBE_V4: &[u8] = &[
     0x00, 0x03, b'a', b'/', b'#', 0x01, // "a/#", QoS 1
     0x00, 0x01, b'b', 0x00, // "b", QoS 0
 ];
-/// SUBSCRIBE 5.0: packet id 2, subscription identifier 5, "s" with no-local + retain handling 2 + QoS 2.
+/// SUBSCRIBE 5.0: packet id 2, subscription identifier 5, "s" with no-local + retain handling 2 +
+/// QoS 2.
 const SUBSCRIBE_V5: &[u8] = &[
     0x82, 0x09, // SUBSCRIBE, remaining length 9
     0x00, 0x02, // packet id 2
@@ -304,8 +307,8 @@ fn every_type_at_every_level_parses_cleanly() {
     }
 }
 
-/// Every prefix of every fixture is `Incomplete` with the exact number of missing bytes once the fixed
-/// header is known, and `Unknown` before.
+/// Every prefix of every fixture is `Incomplete` with the exact number of missing bytes once the
+/// fixed header is known, and `Unknown` before.
 #[test]
 fn every_truncation_length_is_incomplete_with_exact_need() {
     for (name, bytes, versions, _) in clean_fixtures() {
@@ -340,7 +343,8 @@ fn every_body_truncation_inside_the_frame_is_malformed_not_incomplete() {
                     Decoded::Parsed { message, consumed } => {
                         assert_eq!(consumed, framed.len());
                         assert_eq!(message.packet_type(), ptype);
-                        // Either a shorter valid form (v5 acks, empty lists) or malformed with findings.
+                        // Either a shorter valid form (v5 acks, empty lists) or malformed with
+                        // findings.
                         if let Packet::Malformed { error, .. } = message.packet {
                             assert!(message.findings.contains(K::FieldOverrun), "{name} {cut}");
                             assert!(message.findings.contains(K::MalformedTraffic));
@@ -392,7 +396,8 @@ fn connect_fields_v3_1() {
 
 #[test]
 fn connect_fields_v5() {
-    let m = parse(CONNECT_V5, V4); // CONNECT is parsed by its own level, whatever the connection says.
+    // CONNECT is parsed by its own level, whatever the connection says.
+    let m = parse(CONNECT_V5, V4);
     let Packet::Connect(c) = m.packet else {
         panic!()
     };
@@ -589,8 +594,8 @@ fn fixed_header_findings() {
 
 #[test]
 fn remaining_length_boundaries() {
-    // 268,435,455 (FF FF FF 7F) is a valid length: here it is over the cap and reported as oversized
-    // from the header alone, without the data.
+    // 268,435,455 (FF FF FF 7F) is a valid length: here it is over the cap and reported as
+    // oversized from the header alone, without the data.
     let big = [0x30, 0xff, 0xff, 0xff, 0x7f];
     match parse_message(&big, &opts(V4)) {
         Decoded::TooLarge(TooLarge::Oversized { header, frame_len }) => {
@@ -729,7 +734,8 @@ fn subscribe_findings() {
 
 #[test]
 fn no_panic_on_small_inputs_exhaustively() {
-    // Every 1- and 2-byte input, and every 3-byte input with a small remaining length, at each version.
+    // Every 1- and 2-byte input, and every 3-byte input with a small remaining length, at each
+    // version.
     for version in [V3, V4, V5, None] {
         let o = opts(version);
         for a in 0..=255u8 {

@@ -1,5 +1,5 @@
-//! Basic MQTT vocabulary: control packet types, protocol versions, QoS, and zero-copy string and secret
-//! wrappers that borrow from the captured bytes.
+//! Basic MQTT vocabulary: control packet types, protocol versions, QoS, and zero-copy string and
+//! secret wrappers that borrow from the captured bytes.
 
 use core::fmt;
 
@@ -97,8 +97,9 @@ impl PacketType {
         }
     }
 
-    /// The fixed-header flags the spec requires, or `None` for PUBLISH (whose flags carry DUP/QoS/RETAIN).
-    /// "Where a flag bit is marked as Reserved … it MUST be set to the value listed" (3.1.1 §2.2.2).
+    /// The fixed-header flags the spec requires, or `None` for PUBLISH (whose flags carry
+    /// DUP/QoS/RETAIN). "Where a flag bit is marked as Reserved … it MUST be set to the value
+    /// listed" (3.1.1 §2.2.2).
     pub const fn required_flags(self) -> Option<u8> {
         match self {
             PacketType::Publish => None,
@@ -167,8 +168,8 @@ impl ProtocolVersion {
     }
 }
 
-/// Quality of service of a PUBLISH, a will, or a subscription. QoS 3 is not a value of this type: it is
-/// kept as raw bits plus an `invalid_qos_level` finding.
+/// Quality of service of a PUBLISH, a will, or a subscription. QoS 3 is not a value of this type:
+/// it is kept as raw bits plus an `invalid_qos_level` finding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum QoS {
     /// 0: at most once.
@@ -191,8 +192,8 @@ impl QoS {
     }
 }
 
-/// An MQTT "UTF-8 encoded string" exactly as it was on the wire. Validity was checked once at parse time
-/// (an `invalid_utf8` finding if not); the bytes are never lossily replaced.
+/// An MQTT "UTF-8 encoded string" exactly as it was on the wire. Validity was checked once at parse
+/// time (an `invalid_utf8` finding if not); the bytes are never lossily replaced.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct MqttStr<'a>(&'a [u8]);
 
@@ -238,8 +239,8 @@ impl fmt::Debug for MqttStr<'_> {
     }
 }
 
-/// Secret bytes (password, authentication data). `Debug` shows only the length, so secrets never reach
-/// logs by accident; [`Secret::expose`] is the one explicit way to read them.
+/// Secret bytes (password, authentication data). `Debug` shows only the length, so secrets never
+/// reach logs by accident; [`Secret::expose`] is the one explicit way to read them.
 #[derive(Clone, Copy, PartialEq, Eq, Default)]
 pub struct Secret<'a>(&'a [u8]);
 

@@ -1,5 +1,5 @@
-//! Reassembly and connection-state cases: splits, floods, reordering, retransmission, gaps, mid-stream
-//! pickup, caps, sequence wrap, and the connection-level findings.
+//! Reassembly and connection-state cases: splits, floods, reordering, retransmission, gaps,
+//! mid-stream pickup, caps, sequence wrap, and the connection-level findings.
 
 use super::*;
 use crate::codec::header::encode_varint;
@@ -360,8 +360,8 @@ fn gap_is_declared_when_out_of_order_cap_is_hit_and_framing_resyncs() {
 
 #[test]
 fn gap_inside_a_known_message_keeps_framing() {
-    // A 3-segment PUBLISH whose middle segment is lost: the message is truncated, the next is parsed
-    // without resynchronising.
+    // A 3-segment PUBLISH whose middle segment is lost: the message is truncated, the next is
+    // parsed without resynchronising.
     let big = publish(b"big", &[b'x'; 300]);
     let next = publish(b"next", b"1");
     let mut h = Harness::new(ReassemblyConfig {
@@ -427,7 +427,8 @@ fn midstream_pickup_resyncs_on_the_next_clean_header() {
 #[test]
 fn a_false_candidate_waiting_for_bytes_is_rejected_at_the_end() {
     // 0x32 0x40: a plausible QoS 1 PUBLISH header announcing 64 bytes, followed by only a PINGREQ:
-    // the candidate waits for bytes that never come; at the end it is rejected and the PINGREQ found.
+    // the candidate waits for bytes that never come; at the end it is rejected and the PINGREQ
+    // found.
     let mut h = Harness::new(ReassemblyConfig::default());
     h.raw(
         C,
@@ -445,8 +446,8 @@ fn a_false_candidate_waiting_for_bytes_is_rejected_at_the_end() {
 
 #[test]
 fn midstream_pickup_at_a_boundary_with_a_split_message() {
-    // suricata-verify mqtt-midstream-split: the server's CONNACK split over two segments is the first
-    // thing captured.
+    // suricata-verify mqtt-midstream-split: the server's CONNACK split over two segments is the
+    // first thing captured.
     let mut h = Harness::new(ReassemblyConfig::default());
     h.raw(S, 42, false, false, &[0x20]);
     h.raw(S, 43, false, false, &[0x02, 0x00, 0x00]);
@@ -617,7 +618,8 @@ fn unintroduced_double_connect_and_missing_connect() {
 fn missing_publish_subscribe_unsubscribe_and_matching_ids() {
     let mut h = Harness::new(ReassemblyConfig::default());
     h.handshake();
-    // QoS 1 PUBLISH id 7 from the client, PUBACK 7 from the server: fine. PUBACK 8: missing_publish.
+    // QoS 1 PUBLISH id 7 from the client, PUBACK 7 from the server: fine. PUBACK 8:
+    // missing_publish.
     h.send(C, &frame(0x32, &[0x00, 0x01, b't', 0x00, 0x07]));
     h.send(S, &[0x40, 0x02, 0x00, 0x07]);
     h.send(S, &[0x40, 0x02, 0x00, 0x08]);
@@ -787,7 +789,8 @@ fn zero_out_of_order_cap_declares_gaps_immediately() {
     assert_eq!(h.conn.findings().get(K::StreamGap), 1);
 }
 
-// ---------------------------------------------------------------- every finding, through a connection
+// ---------------------------------------------------------------- every finding, through a
+// connection
 
 /// Findings counted by a connection that saw a clean handshake at `level`, then `bytes` from `dir`.
 fn after_handshake(level: u8, dir: Direction, bytes: &[u8]) -> crate::finding::FindingCounts {

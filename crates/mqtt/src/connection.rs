@@ -436,7 +436,8 @@ impl Connection {
         segment: &Segment<'_>,
         visitor: &mut V,
     ) {
-        if let Some(ack) = segment.ack {
+        // An RST's acknowledgement number is not a statement about received data.
+        if let Some(ack) = segment.ack.filter(|_| !segment.rst) {
             // Acknowledged data of the other direction that was never seen is lost: settle that
             // first, it was sent before this segment.
             let peer = direction.opposite();

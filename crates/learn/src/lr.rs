@@ -5,7 +5,6 @@
 
 use crate::dataset::{Dataset, Matrix};
 use crate::error::{invalid, Result};
-use crate::gemm::dgemm;
 use crate::lbfgs;
 use crate::model::{map_rows, softmax_into, Classifier, Fit, FitInfo, ParamGuard};
 use crate::scaler::StandardScaler;
@@ -99,12 +98,10 @@ impl Fit for LogisticRegressionValidParams {
         let x64: Vec<f64> = x.as_slice().iter().map(|&v| v as f64).collect();
         // Objective: mean cross-entropy + alpha/2 ‖W‖² (scikit-learn's, divided by n).
         let objective = |w: &[f64], grad: &mut [f64]| -> f64 {
-            // Wᵀ (d×k) for the products; row c of `w` is [weights…, intercept].
+            // Weights without intercepts, k×d; row c of `w` is [weights…, intercept].
             let mut wt = vec![0.0; d * k];
             for c in 0..k {
-                for j in 0..d {
-                    wt[j * k + c] = w[c * width + j];
-                }
+                wt[c * d..(c + 1) * d].copy_from_slice(&w[c * width..c * width + d]);
             }
             let parts: Vec<(f64, Vec<f64>, Vec<f64>)> = (0..n.div_ceil(BLOCK))
                 .into_par_iter()
@@ -113,7 +110,11 @@ impl Fit for LogisticRegressionValidParams {
                     let m = hi - lo;
                     let xb = &x64[lo * d..hi * d];
                     let mut z = vec![0.0; m * k];
-                    dgemm(m, d, k, 1.0, xb, false, &wt, false, 0.0, &mut z);
+                    for (zi, xi) in z.chunks_exact_mut(k).zip(xb.chunks_exact(d)) {
+                        for (zc, wc) in zi.iter_mut().zip(wt.chunks_exact(d)) {
+                            *zc = xi.iter().zip(wc).map(|(a, b)| a * b).sum();
+                        }
+                    }
                     let mut loss = 0.0;
                     let mut gb = vec![0.0; k];
                     for (i, zi) in z.chunks_exact_mut(k).enumerate() {
@@ -121,18 +122,30 @@ impl Fit for LogisticRegressionValidParams {
                             *v += w[c * width + d];
                         }
                         let mx = zi.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                        let lse = mx + zi.iter().map(|v| (v - mx).exp()).sum::<f64>().ln();
                         let t = targets[lo + i];
-                        loss += lse - zi[t];
+                        let zt = zi[t];
+                        let mut sum = 0.0;
+                        for v in zi.iter_mut() {
+                            *v = (*v - mx).exp();
+                            sum += *v;
+                        }
+                        loss += mx + sum.ln() - zt;
                         // zi becomes p − y.
                         for (c, v) in zi.iter_mut().enumerate() {
-                            *v = (*v - lse).exp() - (c == t) as u8 as f64;
+                            *v = *v / sum - (c == t) as u8 as f64;
                             gb[c] += *v;
                         }
                     }
-                    // (p − y)ᵀ X: k×d.
+                    // (p − y)ᵀ X: k×d, accumulated row by row (a product with k = 5 output
+                    // rows spends more time packing than multiplying).
                     let mut gw = vec![0.0; k * d];
-                    dgemm(k, m, d, 1.0, &z, true, xb, false, 0.0, &mut gw);
+                    for (zi, xi) in z.chunks_exact(k).zip(xb.chunks_exact(d)) {
+                        for (e, g) in zi.iter().zip(gw.chunks_exact_mut(d)) {
+                            for (gj, xj) in g.iter_mut().zip(xi) {
+                                *gj += e * xj;
+                            }
+                        }
+                    }
                     (loss, gw, gb)
                 })
                 .collect();

@@ -36,6 +36,9 @@ pub struct TableOptions {
     /// Columns left out of the features: exact names, or a prefix followed by `*` (`mqtt_flag_*`).
     pub exclude: Vec<String>,
     pub text: TextPolicy,
+    /// Columns whose non-empty cells are always hashed as text (see [`TextPolicy::Hash`]), even
+    /// when a cell happens to look like a number: payload hex such as `mqtt.msg` `3130`.
+    pub hash_columns: Vec<String>,
     /// Value for an empty cell or `nan` (the published CSVs leave absent fields empty or 0).
     pub missing_value: f32,
     /// Columns whose values, with the file, identify a row's group (e.g. `tcp.stream`, or the
@@ -50,6 +53,7 @@ impl TableOptions {
             label: LabelSource::Column(column.to_string()),
             exclude: Vec::new(),
             text: TextPolicy::Error,
+            hash_columns: Vec::new(),
             missing_value: 0.0,
             group_columns: Vec::new(),
         }
@@ -57,11 +61,20 @@ impl TableOptions {
 
     /// MQTTset (Vaccari et al. 2020) CSVs: label column `target`; the 33 published fields are all
     /// kept (the authors already removed addresses, ports, times, `tcp.stream`, checksums, client
-    /// ids, topics); `0x…` flags are read as integers and text fields (`mqtt.msg`, `mqtt.protoname`)
-    /// are hashed to category codes.
+    /// ids, topics); `0x…` flags are read as integers and the text fields (`mqtt.msg`,
+    /// `mqtt.protoname`, `mqtt.willmsg`, `mqtt.willtopic`) are hashed to category codes.
     pub fn mqttset2020() -> Self {
         TableOptions {
             text: TextPolicy::Hash,
+            hash_columns: [
+                "mqtt.msg",
+                "mqtt.protoname",
+                "mqtt.willmsg",
+                "mqtt.willtopic",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
             ..TableOptions::with_label_column("target")
         }
     }
@@ -90,6 +103,7 @@ impl TableOptions {
             .map(|s| s.to_string())
             .collect(),
             text: TextPolicy::Error,
+            hash_columns: Vec::new(),
             missing_value: 0.0,
             group_columns: Vec::new(),
         }
@@ -231,6 +245,10 @@ pub fn read_csv_files<P: AsRef<Path>>(paths: &[P], options: &TableOptions) -> Re
             .filter(|&j| !options.is_excluded(&header[j]))
             .collect();
         let names: Vec<String> = feature_cols.iter().map(|&j| header[j].clone()).collect();
+        let hashed: Vec<bool> = names
+            .iter()
+            .map(|n| options.hash_columns.contains(n))
+            .collect();
         match &feature_names {
             None => feature_names = Some((path.to_path_buf(), names)),
             Some((first, expected)) if *expected != names => {
@@ -259,8 +277,17 @@ pub fn read_csv_files<P: AsRef<Path>>(paths: &[P], options: &TableOptions) -> Re
                 }
             }
             let line = record.position().map_or(0, |p| p.line());
-            for &j in &feature_cols {
+            for (&j, &hash) in feature_cols.iter().zip(&hashed) {
                 let raw = record.get(j).unwrap_or("");
+                if hash {
+                    let t = raw.trim();
+                    data.push(if t.is_empty() {
+                        options.missing_value
+                    } else {
+                        fnv1a_24(t)
+                    });
+                    continue;
+                }
                 let v = parse_cell(raw, options).map_err(|hint| Error::Parse {
                     path: path.to_path_buf(),
                     line,
@@ -356,8 +383,9 @@ mod tests {
         assert_eq!(ds.records.row(1)[3], 0.0); // empty cell → missing value
         assert_eq!(ds.records.row(0)[2], ds.records.row(2)[2]); // same text → same code
         assert_ne!(ds.records.row(0)[2], 0.0);
-        assert_eq!(ds.records.row(2)[3], 3130.0); // digits are numbers, not hex
-                                                  // The same file with text refused names the line and the column.
+        // mqtt.msg is always text: `3130` (the payload "10") is hashed, not read as a number.
+        assert_eq!(ds.records.row(2)[3], fnv1a_24("3130"));
+        // The same file with text refused names the line and the column.
         let err = read_csv_files(&[&p], &TableOptions::with_label_column("target")).unwrap_err();
         let msg = err.to_string();
         assert!(

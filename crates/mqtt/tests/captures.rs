@@ -898,3 +898,41 @@ fn one_percent_loss_loses_only_the_dropped_messages() {
         );
     }
 }
+
+/// Mid-stream pickup on real traffic: the capture starts at frame N. Reference: tshark on the same
+/// cut, `editcap -r F cut.pcap N-999999; tshark -r cut.pcap -Y mqtt -T fields -e mqtt.msgtype -E
+/// occurrence=a`.
+#[test]
+fn midstream_pickup_on_real_captures_matches_tshark_on_the_cut() {
+    // (file, first frame kept, tshark's counts by type on the cut)
+    type Case = (&'static str, u64, &'static [(usize, u64)]);
+    let cases: &[Case] = &[
+        ("mqttset-train/flood-train.pcap", 20, &[(3, 29_813)]),
+        (
+            "mqttset-train/malariados-train.pcap",
+            500,
+            &[(3, 2_307), (4, 2_316)],
+        ),
+        (
+            "mqttset-train/benign-5mb-train.pcap",
+            10_000,
+            &[(3, 13_396), (12, 224), (13, 224)],
+        ),
+    ];
+    for (file, start, counts) in cases {
+        let edit = Edit {
+            drop_frames: (1..*start).collect(),
+            ..Edit::default()
+        };
+        let r = run_edited(&data_dir().join(file), ReassemblyConfig::default(), &edit);
+        println!(
+            "{file} from {start}: {:?} {:?}",
+            r.tally.by_type, r.tally.findings
+        );
+        assert_eq!(
+            r.tally.by_type,
+            expected(counts),
+            "{file} from frame {start}"
+        );
+    }
+}

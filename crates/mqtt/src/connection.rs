@@ -234,8 +234,14 @@ impl ConnState {
             }
             Packet::Auth(_) => PhaseInput::Auth,
             Packet::Disconnect(_) => PhaseInput::Disconnect,
-            Packet::Malformed { .. } => match ptype {
+            // A malformed body still says what kind of step it was; a CONNACK's return code is its
+            // second byte when present.
+            Packet::Malformed { body, .. } => match ptype {
                 PacketType::Connect => PhaseInput::Connect,
+                PacketType::Connack => PhaseInput::Connack {
+                    accepted: body.get(1) == Some(&0),
+                },
+                PacketType::Auth => PhaseInput::Auth,
                 PacketType::Disconnect => PhaseInput::Disconnect,
                 _ => PhaseInput::Other,
             },

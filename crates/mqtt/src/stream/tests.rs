@@ -976,3 +976,16 @@ fn ack_of_a_fin_behind_a_hole_counts_only_the_hole() {
     assert_eq!(gaps[0].bytes, lost.len() as u64);
     assert_eq!(h.seen.messages.last().unwrap().ptype, T::Disconnect);
 }
+
+#[test]
+fn a_malformed_connack_still_completes_the_handshake() {
+    let mut h = Harness::new(ReassemblyConfig::default());
+    h.open();
+    h.send(C, &connect(b"c", 5));
+    // CONNACK 5.0, reason 0, property length 9 with 1 byte of properties.
+    h.send(S, &[0x20, 0x04, 0x00, 0x00, 0x09, 0x22]);
+    h.send(C, &[0xc0, 0x00]);
+    assert!(h.seen.messages[1].findings.contains(K::MalformedTraffic));
+    assert_eq!(h.conn.phase(), Phase::Connected);
+    assert!(!h.seen.messages[2].findings.contains(K::UnintroducedMessage));
+}

@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use mqtt_ids_capture::{self as capture, time::rfc3339_ns, ReadError, ReaderOptions, Summary};
+use mqtt_ids_mqtt::{self as mqtt, Tracker, TrackerConfig, TrackerStats};
 use serde_json::{json, Map, Value};
 
 use crate::{progress, EXIT_FAILURE, EXIT_INPUT_ERROR, EXIT_OK};
@@ -24,6 +25,8 @@ struct Report {
     compressed: bool,
     interface_link_types: Vec<capture::LinkType>,
     summary: Summary,
+    mqtt: mqtt::Summary,
+    mqtt_tracker: TrackerStats,
     errors: Vec<InputError>,
 }
 
@@ -94,6 +97,8 @@ fn inspect_file(file: &str) -> Report {
         compressed: false,
         interface_link_types: Vec::new(),
         summary: Summary::default(),
+        mqtt: mqtt::Summary::default(),
+        mqtt_tracker: TrackerStats::default(),
         errors: Vec::new(),
     };
     let mut reader = match capture::open(file, ReaderOptions::default()) {
@@ -112,6 +117,8 @@ fn inspect_file(file: &str) -> Report {
     let bar = progress::bytes(file, size);
     let mut last_update = 0u64;
     let mut unsupported: Vec<capture::LinkType> = Vec::new();
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    let (mut last_number, mut last_ts) = (0, 0);
     loop {
         match reader.next_frame() {
             Ok(Some(frame)) => {
@@ -140,6 +147,8 @@ fn inspect_file(file: &str) -> Report {
                 }
                 let packet = capture::decode(frame);
                 report.summary.add(&packet);
+                tracker.on_packet(&packet, &mut report.mqtt);
+                (last_number, last_ts) = (packet.frame.number, packet.frame.ts_ns);
             }
             Ok(None) => break,
             Err(e) => {
@@ -153,6 +162,8 @@ fn inspect_file(file: &str) -> Report {
         }
     }
     bar.finish_and_clear();
+    tracker.finish(last_number, last_ts, &mut report.mqtt);
+    report.mqtt_tracker = tracker.stats();
     report.interface_link_types = reader.interfaces().iter().map(|i| i.link_type).collect();
     report.interface_link_types.dedup();
     report
@@ -208,11 +219,44 @@ fn to_json(r: &Report) -> Value {
         "truncated": s.truncated,
         "undecodable": s.undecodable_total(),
         "undecodable_by_reason": undecodable,
+        "mqtt": mqtt_json(r),
         "errors": r.errors.iter().map(|e| json!({
             "offset": e.offset,
             "packet": e.packet,
             "message": e.message,
         })).collect::<Vec<_>>(),
+    })
+}
+
+fn mqtt_json(r: &Report) -> Value {
+    let m = &r.mqtt;
+    let by_type: Map<String, Value> = m
+        .by_type_named()
+        .map(|(name, n)| (name.to_string(), json!(n)))
+        .collect();
+    let findings: Map<String, Value> = m
+        .findings
+        .iter()
+        .map(|(kind, n)| (kind.name().to_string(), json!(n)))
+        .collect();
+    let levels: Map<String, Value> = m
+        .protocol_levels
+        .iter()
+        .map(|(level, n)| (level.to_string(), json!(n)))
+        .collect();
+    let t = &r.mqtt_tracker;
+    json!({
+        "messages": m.messages,
+        "by_type": by_type,
+        "to_server": m.by_direction[0],
+        "to_client": m.by_direction[1],
+        "connections": t.connections,
+        "connections_found_by_probe": t.found_by_probe,
+        "connections_evicted": t.evicted,
+        "protocol_levels": levels,
+        "client_ids": m.client_ids.len(),
+        "topics": m.topics.len(),
+        "findings": findings,
     })
 }
 
@@ -266,6 +310,38 @@ fn to_text(r: &Report) -> String {
             "  partial       {} IP fragments, {} truncated by snaplen",
             s.fragments, s.truncated
         );
+    }
+    let m = &r.mqtt;
+    let types: Vec<String> = m
+        .by_type_named()
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "  mqtt          {} messages in {} connections ({} by CONNECT on another port, {} \
+         evicted)",
+        m.messages,
+        r.mqtt_tracker.connections,
+        r.mqtt_tracker.found_by_probe,
+        r.mqtt_tracker.evicted
+    );
+    if !types.is_empty() {
+        let _ = writeln!(out, "    types       {}", types.join("  "));
+        let levels: Vec<String> = m
+            .protocol_levels
+            .iter()
+            .map(|(l, n)| format!("{l}: {n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "    CONNECT     protocol levels {{{}}}, {} client ids, {} topics",
+            levels.join(", "),
+            m.client_ids.len(),
+            m.topics.len()
+        );
+    }
+    for (kind, n) in m.findings.iter() {
+        let _ = writeln!(out, "    finding     {n:>8}  {}", kind.name());
     }
     if s.undecodable.is_empty() {
         let _ = writeln!(out, "  undecodable   0");

@@ -73,6 +73,22 @@ fn json_has_the_documented_keys_and_exit_0() {
     assert_eq!(v["link_types"][0], "ETHERNET");
     assert_eq!(v["first_ts"], "2016-04-20T16:43:10.509491000Z");
     assert_eq!(v["errors"].as_array().unwrap().len(), 0);
+    // tshark -r mqtt.pcap -Y mqtt -T fields -e mqtt.msgtype -E occurrence=a | sort | uniq -c
+    let m = &v["mqtt"];
+    assert_eq!(m["messages"], 20);
+    for (name, n) in [
+        ("CONNECT", 2),
+        ("CONNACK", 2),
+        ("PUBLISH", 3),
+        ("SUBSCRIBE", 1),
+        ("SUBACK", 1),
+        ("PINGREQ", 5),
+        ("PINGRESP", 5),
+        ("DISCONNECT", 1),
+    ] {
+        assert_eq!(m["by_type"][name], n, "{name}: {m}");
+    }
+    assert!(m["findings"].is_object());
 }
 
 #[test]

@@ -34,6 +34,7 @@ pub mod finding;
 pub mod probe;
 pub mod stream;
 pub mod summary;
+pub mod tracker;
 
 pub use codec::{
     parse_message, Decoded, FixedHeader, Message, Needed, Packet, PacketType, ParseOptions,
@@ -44,3 +45,4 @@ pub use finding::{FindingCounts, FindingKind, FindingSet};
 pub use probe::{probe_connect, Probe};
 pub use stream::{Direction, MemoryBudget, ReassemblyConfig, Segment, StreamStats};
 pub use summary::{BoundedCounter, Summary};
+pub use tracker::{Tracker, TrackerConfig, TrackerStats};

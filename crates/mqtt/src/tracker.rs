@@ -1,0 +1,443 @@
+//! From decoded capture packets to MQTT connections: a bounded table of TCP connections, with
+//! MQTT recognised by the server port (1883 by default, more configurable) or, on any other port,
+//! by a CONNECT opening the client's first payload (nDPI finds MQTT on 17501, for one).
+//!
+//! One entry per connection, keyed by (client address and port, server address and port); the
+//! segment's direction is read from which end sent it. A client SYN with a new initial sequence
+//! number on a known key is a new connection (port reuse). The table holds at most
+//! `max_connections` entries; beyond that the oldest is finished and evicted, and counted.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+
+use mqtt_ids_capture::{Packet, TcpFlags, Transport};
+
+use crate::connection::{Connection, Visitor};
+use crate::probe::{probe_connect, Probe};
+use crate::stream::{Direction, MemoryBudget, ReassemblyConfig, Segment, DEFAULT_GLOBAL_BUFFER};
+
+/// The IANA port of MQTT over plain TCP.
+pub const MQTT_PORT: u16 = 1883;
+/// Default cap on connections tracked at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
+
+/// How packets are mapped to MQTT connections.
+#[derive(Clone, Debug)]
+pub struct TrackerConfig {
+    /// Server ports whose TCP traffic is MQTT (default: 1883; add 8883 for plaintext on the TLS
+    /// port).
+    pub ports: Vec<u16>,
+    /// Also recognise MQTT on any other port by a CONNECT at the start of a client payload.
+    pub probe_other_ports: bool,
+    /// Connections tracked at once; the oldest is evicted beyond it.
+    pub max_connections: usize,
+    /// Per-connection reassembly limits.
+    pub reassembly: ReassemblyConfig,
+    /// Global cap on bytes buffered by all connections.
+    pub buffer_limit: usize,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        TrackerConfig {
+            ports: vec![MQTT_PORT],
+            probe_other_ports: true,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            reassembly: ReassemblyConfig::default(),
+            buffer_limit: DEFAULT_GLOBAL_BUFFER,
+        }
+    }
+}
+
+/// What the tracker did, for reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrackerStats {
+    /// Connections seen (each port-reused connection counts again).
+    pub connections: u64,
+    /// Of those, recognised by a CONNECT on a port not configured as MQTT.
+    pub found_by_probe: u64,
+    /// Connections finished early because the table was full.
+    pub evicted: u64,
+    /// TCP segments handed to MQTT connections.
+    pub segments: u64,
+    /// Bytes the global buffer cap refused (the connections count what they dropped).
+    pub buffer_refused: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Key {
+    client: (IpAddr, u16),
+    server: (IpAddr, u16),
+}
+
+struct Entry {
+    conn: Connection,
+    /// Creation stamp, matched against the eviction queue.
+    id: u64,
+    /// Initial sequence number of the client's SYN, when seen.
+    client_isn: Option<u32>,
+}
+
+/// Maps decoded packets to per-connection MQTT state and hands every message and finding to a
+/// [`Visitor`].
+pub struct Tracker {
+    config: TrackerConfig,
+    budget: MemoryBudget,
+    conns: HashMap<Key, Entry>,
+    /// Keys in creation order, with their creation stamps (stale stamps are skipped).
+    order: VecDeque<(Key, u64)>,
+    next_id: u64,
+    stats: TrackerStats,
+}
+
+impl Tracker {
+    /// An empty table.
+    pub fn new(config: TrackerConfig) -> Self {
+        let budget = MemoryBudget::new(config.buffer_limit);
+        Tracker {
+            config,
+            budget,
+            conns: HashMap::new(),
+            order: VecDeque::new(),
+            next_id: 0,
+            stats: TrackerStats::default(),
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> TrackerStats {
+        TrackerStats {
+            buffer_refused: self.budget.refused(),
+            ..self.stats
+        }
+    }
+
+    /// Connections currently tracked.
+    pub fn open_connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Feeds one packet. Returns whether it belonged to an MQTT connection.
+    pub fn on_packet<V: Visitor>(&mut self, packet: &Packet<'_>, visitor: &mut V) -> bool {
+        let (
+            Some(ip),
+            Transport::Tcp {
+                src_port,
+                dst_port,
+                seq,
+                ack,
+                flags,
+                ..
+            },
+        ) = (packet.ip, packet.transport)
+        else {
+            return false;
+        };
+        let src = (ip.src, src_port);
+        let dst = (ip.dst, dst_port);
+        let to_server = Key {
+            client: src,
+            server: dst,
+        };
+        let to_client = Key {
+            client: dst,
+            server: src,
+        };
+        let (key, direction) = if self.conns.contains_key(&to_server) {
+            (to_server, Direction::ToServer)
+        } else if self.conns.contains_key(&to_client) {
+            (to_client, Direction::ToClient)
+        } else if self.config.ports.contains(&dst_port) {
+            (to_server, Direction::ToServer)
+        } else if self.config.ports.contains(&src_port) {
+            (to_client, Direction::ToClient)
+        } else if self.config.probe_other_ports && probe_connect(packet.payload) == Probe::Mqtt {
+            self.stats.found_by_probe += 1;
+            (to_server, Direction::ToServer)
+        } else {
+            return false;
+        };
+        let syn = flags.has(TcpFlags::SYN);
+        let client_syn =
+            (syn && !flags.has(TcpFlags::ACK) && direction == Direction::ToServer).then_some(seq);
+        let segment = Segment {
+            seq,
+            syn,
+            fin: flags.has(TcpFlags::FIN),
+            rst: flags.has(TcpFlags::RST),
+            ack: flags.has(TcpFlags::ACK).then_some(ack),
+            payload: packet.payload,
+            packet: packet.frame.number,
+            ts_ns: packet.frame.ts_ns,
+        };
+        // Port reuse: a client SYN with another initial sequence number starts a new connection.
+        let reused = match (client_syn, self.conns.get(&key)) {
+            (Some(isn), Some(entry)) => entry.client_isn.is_some_and(|old| old != isn),
+            _ => false,
+        };
+        if reused {
+            if let Some(mut old) = self.conns.remove(&key) {
+                old.conn
+                    .finish(packet.frame.number, packet.frame.ts_ns, visitor);
+            }
+        }
+        if !self.conns.contains_key(&key) {
+            self.make_room(packet, visitor);
+            let id = self.next_id;
+            self.next_id += 1;
+            self.order.push_back((key, id));
+            self.stats.connections += 1;
+            self.conns.insert(
+                key,
+                Entry {
+                    conn: Connection::new(self.config.reassembly, self.budget.clone()),
+                    id,
+                    client_isn: client_syn,
+                },
+            );
+        }
+        let entry = self
+            .conns
+            .get_mut(&key)
+            .expect("inserted above when missing");
+        if entry.client_isn.is_none() {
+            entry.client_isn = client_syn;
+        }
+        entry.conn.on_segment(direction, &segment, visitor);
+        self.stats.segments += 1;
+        true
+    }
+
+    /// Finishes every open connection (end of capture), oldest first.
+    pub fn finish<V: Visitor>(&mut self, last_packet: u64, ts_ns: i64, visitor: &mut V) {
+        while let Some((key, id)) = self.order.pop_front() {
+            if self.conns.get(&key).is_some_and(|e| e.id == id) {
+                if let Some(mut entry) = self.conns.remove(&key) {
+                    entry.conn.finish(last_packet, ts_ns, visitor);
+                }
+            }
+        }
+        // Entries replaced by port reuse were finished when replaced.
+        self.conns.clear();
+    }
+
+    /// Evicts the oldest connections until one more fits.
+    fn make_room<V: Visitor>(&mut self, packet: &Packet<'_>, visitor: &mut V) {
+        while self.conns.len() >= self.config.max_connections.max(1) {
+            let Some((key, id)) = self.order.pop_front() else {
+                return;
+            };
+            if self.conns.get(&key).is_some_and(|e| e.id == id) {
+                if let Some(mut entry) = self.conns.remove(&key) {
+                    entry
+                        .conn
+                        .finish(packet.frame.number, packet.frame.ts_ns, visitor);
+                    self.stats.evicted += 1;
+                }
+            }
+        }
+        // Stale stamps of replaced connections would otherwise pile up in the queue.
+        if self.order.len() > 2 * self.config.max_connections.max(1) {
+            let conns = &self.conns;
+            self.order
+                .retain(|(k, id)| conns.get(k).is_some_and(|e| e.id == *id));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::Summary;
+    use mqtt_ids_capture::{decode, Frame, LinkType};
+
+    /// Raw IPv4 + TCP frame bytes: 10.0.0.1:port_a → 10.0.0.2:port_b.
+    fn ipv4_tcp(a: u16, b: u16, seq: u32, flags: u8, payload: &[u8], reverse: bool) -> Vec<u8> {
+        let total = 40 + payload.len();
+        let (s, d) = if reverse { (2, 1) } else { (1, 2) };
+        let (sp, dp) = if reverse { (b, a) } else { (a, b) };
+        let mut v = vec![
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            0,
+            0x40,
+            0,
+            64,
+            6,
+            0,
+            0,
+            10,
+            0,
+            0,
+            s,
+            10,
+            0,
+            0,
+            d,
+        ];
+        v.extend_from_slice(&sp.to_be_bytes());
+        v.extend_from_slice(&dp.to_be_bytes());
+        v.extend_from_slice(&seq.to_be_bytes());
+        v.extend_from_slice(&[0, 0, 0, 0, 0x50, flags, 1, 0, 0, 0, 0, 0]);
+        v.extend_from_slice(payload);
+        v
+    }
+
+    fn feed(t: &mut Tracker, s: &mut Summary, n: u64, bytes: &[u8]) -> bool {
+        let frame = Frame {
+            number: n,
+            offset: 0,
+            ts_ns: n as i64,
+            interface: 0,
+            link_type: LinkType::RAW,
+            orig_len: bytes.len() as u32,
+            data: bytes,
+        };
+        t.on_packet(&decode(frame), s)
+    }
+
+    const CONNECT: [u8; 15] = [
+        0x10, 0x0d, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 60, 0, 1, b'c',
+    ];
+    const CONNACK: [u8; 4] = [0x20, 0x02, 0x00, 0x00];
+
+    #[test]
+    fn port_and_direction() {
+        let mut t = Tracker::new(TrackerConfig::default());
+        let mut s = Summary::default();
+        assert!(feed(
+            &mut t,
+            &mut s,
+            1,
+            &ipv4_tcp(40000, 1883, 1, 0x02, b"", false)
+        ));
+        assert!(feed(
+            &mut t,
+            &mut s,
+            2,
+            &ipv4_tcp(40000, 1883, 9, 0x12, b"", true)
+        ));
+        assert!(feed(
+            &mut t,
+            &mut s,
+            3,
+            &ipv4_tcp(40000, 1883, 2, 0x18, &CONNECT, false)
+        ));
+        assert!(feed(
+            &mut t,
+            &mut s,
+            4,
+            &ipv4_tcp(40000, 1883, 10, 0x18, &CONNACK, true)
+        ));
+        // Not MQTT: another port, and no CONNECT in it.
+        assert!(!feed(
+            &mut t,
+            &mut s,
+            5,
+            &ipv4_tcp(40001, 80, 1, 0x18, b"GET /", false)
+        ));
+        t.finish(6, 6, &mut s);
+        assert_eq!(
+            s.by_type_named().collect::<Vec<_>>(),
+            [("CONNECT", 1), ("CONNACK", 1)]
+        );
+        assert_eq!(s.by_direction, [1, 1]);
+        assert_eq!(t.stats().connections, 1);
+    }
+
+    #[test]
+    fn connect_on_another_port_is_found_by_probe() {
+        let mut t = Tracker::new(TrackerConfig::default());
+        let mut s = Summary::default();
+        assert!(feed(
+            &mut t,
+            &mut s,
+            1,
+            &ipv4_tcp(40000, 17501, 1, 0x18, &CONNECT, false)
+        ));
+        assert!(feed(
+            &mut t,
+            &mut s,
+            2,
+            &ipv4_tcp(40000, 17501, 1, 0x18, &CONNACK, true)
+        ));
+        t.finish(3, 3, &mut s);
+        assert_eq!(s.by_type[1] + s.by_type[2], 2);
+        assert_eq!(t.stats().found_by_probe, 1);
+        let mut t = Tracker::new(TrackerConfig {
+            probe_other_ports: false,
+            ..TrackerConfig::default()
+        });
+        assert!(!feed(
+            &mut t,
+            &mut s,
+            1,
+            &ipv4_tcp(40000, 17501, 1, 0x18, &CONNECT, false)
+        ));
+    }
+
+    #[test]
+    fn port_reuse_starts_a_new_connection() {
+        let mut t = Tracker::new(TrackerConfig::default());
+        let mut s = Summary::default();
+        feed(
+            &mut t,
+            &mut s,
+            1,
+            &ipv4_tcp(40000, 1883, 100, 0x02, b"", false),
+        );
+        feed(
+            &mut t,
+            &mut s,
+            2,
+            &ipv4_tcp(40000, 1883, 101, 0x18, &CONNECT, false),
+        );
+        feed(
+            &mut t,
+            &mut s,
+            3,
+            &ipv4_tcp(40000, 1883, 100, 0x02, b"", false),
+        ); // retransmitted SYN
+        assert_eq!(t.stats().connections, 1);
+        feed(
+            &mut t,
+            &mut s,
+            4,
+            &ipv4_tcp(40000, 1883, 5000, 0x02, b"", false),
+        ); // new ISN
+        feed(
+            &mut t,
+            &mut s,
+            5,
+            &ipv4_tcp(40000, 1883, 5001, 0x18, &CONNECT, false),
+        );
+        t.finish(6, 6, &mut s);
+        assert_eq!(t.stats().connections, 2);
+        assert_eq!(s.by_type[1], 2);
+        assert_eq!(s.findings.get(crate::FindingKind::DoubleConnect), 0);
+    }
+
+    #[test]
+    fn the_table_is_bounded_and_evictions_counted() {
+        let mut t = Tracker::new(TrackerConfig {
+            max_connections: 3,
+            ..TrackerConfig::default()
+        });
+        let mut s = Summary::default();
+        for port in 0..10u16 {
+            let frame = ipv4_tcp(40000 + port, 1883, 1, 0x18, &CONNECT, false);
+            feed(&mut t, &mut s, u64::from(port) + 1, &frame);
+            assert!(t.open_connections() <= 3);
+        }
+        t.finish(11, 11, &mut s);
+        let stats = t.stats();
+        assert_eq!((stats.connections, stats.evicted), (10, 7));
+        assert_eq!(
+            s.by_type[1], 10,
+            "evicted connections still deliver their messages"
+        );
+    }
+}

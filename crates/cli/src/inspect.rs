@@ -13,6 +13,19 @@ pub struct Args {
     /// One JSON object per input, each on its own line.
     #[arg(long)]
     json: bool,
+    /// TCP server ports whose traffic is MQTT (comma-separated; add 8883 for plaintext MQTT on
+    /// the TLS port).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1883",
+        value_name = "PORT,..."
+    )]
+    mqtt_ports: Vec<u16>,
+    /// Do not look for MQTT on other ports (by default a connection on any port whose client
+    /// opens with an MQTT CONNECT is dissected).
+    #[arg(long)]
+    no_mqtt_probe: bool,
     /// Capture files (pcap or pcapng, optionally gzip-compressed); `-` reads standard input.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<String>,
@@ -63,7 +76,7 @@ pub fn run(args: &Args) -> u8 {
     let mut status = EXIT_OK;
     let stdout = std::io::stdout();
     for file in &args.files {
-        let report = inspect_file(file);
+        let report = inspect_file(file, args);
         if !report.errors.is_empty() {
             status = EXIT_INPUT_ERROR;
             for e in &report.errors {
@@ -90,7 +103,7 @@ pub fn run(args: &Args) -> u8 {
     status
 }
 
-fn inspect_file(file: &str) -> Report {
+fn inspect_file(file: &str, args: &Args) -> Report {
     let mut report = Report {
         file: file.to_string(),
         format: None,
@@ -117,7 +130,11 @@ fn inspect_file(file: &str) -> Report {
     let bar = progress::bytes(file, size);
     let mut last_update = 0u64;
     let mut unsupported: Vec<capture::LinkType> = Vec::new();
-    let mut tracker = Tracker::new(TrackerConfig::default());
+    let mut tracker = Tracker::new(TrackerConfig {
+        ports: args.mqtt_ports.clone(),
+        probe_other_ports: !args.no_mqtt_probe,
+        ..TrackerConfig::default()
+    });
     let (mut last_number, mut last_ts) = (0, 0);
     loop {
         match reader.next_frame() {

@@ -215,3 +215,25 @@ fn usage_errors_exit_64() {
     let out = bin().args(["--version"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[test]
+fn mqtt_ports_are_configurable() {
+    let Some(zeek) = shared("corpus/zeek/mqtt.pcap") else {
+        return;
+    };
+    // With 1883 not configured and probing off, nothing is MQTT; with probing on, the
+    // connections that open with a CONNECT in the capture are found anyway.
+    let run = |extra: &[&str]| {
+        let out = bin()
+            .args(["inspect", "--json", "--mqtt-ports", "8883"])
+            .args(extra)
+            .arg(&zeek)
+            .output()
+            .unwrap();
+        json_lines(&out)[0]["mqtt"].clone()
+    };
+    assert_eq!(run(&["--no-mqtt-probe"])["messages"], 0);
+    let probed = run(&[]);
+    assert_eq!(probed["connections_found_by_probe"], probed["connections"]);
+    assert!(probed["messages"].as_u64().unwrap() > 0);
+}

@@ -197,6 +197,7 @@ impl Tree {
 /// Cost of a node's statistics, to be minimised summed over children: `w·impurity` for gini and
 /// entropy (natural log), `-(Σy)²/w` for squared error (equal to `w·variance` up to a constant).
 /// `xlogx[i]` = i·ln(i) for the whole-number counts that unit and bootstrap weights produce.
+#[inline]
 fn cost(criterion: Criterion, s: &[f64], xlogx: &[f64]) -> f64 {
     match criterion {
         Criterion::Gini => {
@@ -225,6 +226,7 @@ fn cost(criterion: Criterion, s: &[f64], xlogx: &[f64]) -> f64 {
     }
 }
 
+#[inline]
 fn weight_of(target: &Target, s: &[f64]) -> f64 {
     match target {
         Target::Classes { .. } => s.iter().sum(),
@@ -345,51 +347,62 @@ impl Grower<'_> {
         parent_cost: f64,
         best: &mut Option<Candidate>,
     ) -> bool {
-        let nb = hist.len() / self.width;
-        let occupied = (0..nb)
-            .filter(|&b| weight_of(self.target, &hist[b * self.width..(b + 1) * self.width]) > 0.0)
-            .count();
-        if occupied <= 1 {
-            return false;
-        }
+        let w_ = self.width;
+        let nb = hist.len() / w_;
         let crit = self.params.criterion;
         let min_leaf = self.params.min_samples_leaf as f64;
         let w_total = weight_of(self.target, total);
-        let mut left = vec![0.0; self.width];
-        let mut right = vec![0.0; self.width];
-        for b in 0..nb.saturating_sub(1) {
-            let hb = &hist[b * self.width..(b + 1) * self.width];
+        let mut left = vec![0.0; w_];
+        let mut right = vec![0.0; w_];
+        let mut local: Option<(f64, usize)> = None;
+        let mut occupied = 0;
+        for b in 0..nb {
+            let hb = &hist[b * w_..(b + 1) * w_];
             if weight_of(self.target, hb) == 0.0 {
                 continue;
             }
+            occupied += 1;
             for (l, v) in left.iter_mut().zip(hb) {
                 *l += v;
             }
             let wl = weight_of(self.target, &left);
-            if wl < min_leaf {
-                continue;
-            }
             if w_total - wl < min_leaf.max(1e-9) {
                 break;
+            }
+            if wl < min_leaf {
+                continue;
             }
             for ((r, t), l) in right.iter_mut().zip(total).zip(&left) {
                 *r = t - l;
             }
             let gain =
                 parent_cost - cost(crit, &left, &self.xlogx) - cost(crit, &right, &self.xlogx);
+            if local.is_none_or(|(g, _)| gain > g) {
+                local = Some((gain, b));
+            }
+        }
+        if let Some((gain, b)) = local {
             if best.as_ref().is_none_or(|c| gain > c.gain) {
+                let mut left = vec![0.0; w_];
+                for hb in hist[..(b + 1) * w_].chunks_exact(w_) {
+                    for (l, v) in left.iter_mut().zip(hb) {
+                        *l += v;
+                    }
+                }
                 *best = Some(Candidate {
                     feature: f,
                     bin: b as u8,
                     gain,
-                    left: left.clone(),
+                    left,
                 });
             }
         }
-        true
+        occupied > 1
     }
 
     /// Best split of feature `f` for a small node: its rows sorted by bin, no histogram.
+    /// `keyed` is scratch space.
+    #[allow(clippy::too_many_arguments)]
     fn scan_sorted(
         &self,
         rows: &[u32],
@@ -397,12 +410,14 @@ impl Grower<'_> {
         total: &[f64],
         parent_cost: f64,
         best: &mut Option<Candidate>,
+        keyed: &mut Vec<(u8, u32)>,
     ) -> bool {
         let d = self.binned.n_features;
-        let mut keyed: Vec<(u8, u32)> = rows
-            .iter()
-            .map(|&r| (self.binned.bins[r as usize * d + f], r))
-            .collect();
+        keyed.clear();
+        keyed.extend(
+            rows.iter()
+                .map(|&r| (self.binned.bins[r as usize * d + f], r)),
+        );
         keyed.sort_unstable();
         if keyed.first().map(|k| k.0) == keyed.last().map(|k| k.0) {
             return false;
@@ -412,6 +427,7 @@ impl Grower<'_> {
         let w_total = weight_of(self.target, total);
         let mut left = vec![0.0; self.width];
         let mut right = vec![0.0; self.width];
+        let mut local: Option<(f64, u8, usize)> = None;
         let mut i = 0;
         while i < keyed.len() {
             let bin = keyed[i].0;
@@ -434,12 +450,21 @@ impl Grower<'_> {
             }
             let gain =
                 parent_cost - cost(crit, &left, &self.xlogx) - cost(crit, &right, &self.xlogx);
+            if local.is_none_or(|(g, _, _)| gain > g) {
+                local = Some((gain, bin, i));
+            }
+        }
+        if let Some((gain, bin, end)) = local {
             if best.as_ref().is_none_or(|c| gain > c.gain) {
+                let mut left = vec![0.0; self.width];
+                for &(_, r) in &keyed[..end] {
+                    self.add_row(r as usize, &mut left);
+                }
                 *best = Some(Candidate {
                     feature: f,
                     bin,
                     gain,
-                    left: left.clone(),
+                    left,
                 });
             }
         }
@@ -520,6 +545,7 @@ where
         n_outputs,
     };
     let mut importances = vec![0.0; d];
+    let mut keyed: Vec<(u8, u32)> = Vec::new();
     struct Pending {
         node: usize,
         start: usize,
@@ -566,7 +592,14 @@ where
                     }
                     None => {
                         for f in 0..d {
-                            g.scan_sorted(node_rows, f, &p.stats, parent_cost, &mut best);
+                            g.scan_sorted(
+                                node_rows,
+                                f,
+                                &p.stats,
+                                parent_cost,
+                                &mut best,
+                                &mut keyed,
+                            );
                         }
                     }
                 }
@@ -587,8 +620,14 @@ where
                     drawn += take;
                     if small {
                         for &f in batch {
-                            visited += g.scan_sorted(node_rows, f, &p.stats, parent_cost, &mut best)
-                                as usize;
+                            visited += g.scan_sorted(
+                                node_rows,
+                                f,
+                                &p.stats,
+                                parent_cost,
+                                &mut best,
+                                &mut keyed,
+                            ) as usize;
                         }
                     } else {
                         let hs = g.feature_histograms(node_rows, batch);

@@ -203,9 +203,14 @@ impl Classifier for DecisionTree {
     }
     fn predict_proba(&self, records: &Matrix) -> Result<Matrix> {
         self.info.check_records(records)?;
-        Ok(map_rows(records, self.info.classes.len(), |row, out| {
-            out.copy_from_slice(self.tree.leaf(row));
-        }))
+        Ok(map_rows(
+            records,
+            self.info.classes.len(),
+            0,
+            |row, out, _| {
+                out.copy_from_slice(self.tree.leaf(row));
+            },
+        ))
     }
 }
 

@@ -243,15 +243,14 @@ impl Classifier for GradientBoosting {
         self.info.check_records(records)?;
         let k = self.info.classes.len();
         let n_cols = self.n_columns();
-        Ok(map_rows(records, k, |row, out| {
-            let mut z = vec![0.0; n_cols];
-            self.scores(row, &mut z);
+        Ok(map_rows(records, k, n_cols, |row, out, z| {
+            self.scores(row, z);
             if n_cols == 1 {
                 let p1 = sigmoid(z[0]);
                 out[0] = (1.0 - p1) as f32;
                 out[1] = p1 as f32;
             } else {
-                softmax_into(&z, out);
+                softmax_into(z, out);
             }
         }))
     }

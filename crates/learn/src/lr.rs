@@ -205,16 +205,23 @@ impl Classifier for LogisticRegression {
     fn predict_proba(&self, records: &Matrix) -> Result<Matrix> {
         self.info.check_records(records)?;
         let k = self.coef.len();
-        Ok(map_rows(records, k, |row, out| {
-            let mut z = vec![0.0f64; k];
-            for (c, zc) in z.iter_mut().enumerate() {
-                let mut s = self.intercept[c];
-                for (j, &v) in row.iter().enumerate() {
-                    s += self.coef[c][j] * (v as f64 - self.scaler.mean[j]) / self.scaler.scale[j];
-                }
-                *zc = s;
+        // Fold the scaler into the weights once: w·(x − m)/s = (w/s)·x − Σ w·m/s.
+        let d = self.info.feature_names.len();
+        let mut w = vec![0.0f64; k * d];
+        let mut b = self.intercept.clone();
+        for c in 0..k {
+            for j in 0..d {
+                let wj = self.coef[c][j] / self.scaler.scale[j];
+                w[c * d + j] = wj;
+                b[c] -= wj * self.scaler.mean[j];
             }
-            softmax_into(&z, out);
+        }
+        Ok(map_rows(records, k, k, |row, out, z| {
+            for (c, zc) in z.iter_mut().enumerate() {
+                let wc = &w[c * d..(c + 1) * d];
+                *zc = b[c] + wc.iter().zip(row).map(|(a, &v)| a * v as f64).sum::<f64>();
+            }
+            softmax_into(z, out);
         }))
     }
 }

@@ -65,11 +65,12 @@ impl FitInfo {
 /// Rows per parallel task when mapping records.
 pub(crate) const ROW_BLOCK: usize = 1024;
 
-/// Applies `f(record, output_row)` to every record in parallel; the result is independent of the
+/// Applies `f(record, output_row, scratch)` to every record in parallel; `scratch` is a buffer
+/// of `n_scratch` values reused within a block of rows. The result is independent of the
 /// number of threads.
-pub(crate) fn map_rows<F>(records: &Matrix, n_out: usize, f: F) -> Matrix
+pub(crate) fn map_rows<F>(records: &Matrix, n_out: usize, n_scratch: usize, f: F) -> Matrix
 where
-    F: Fn(&[f32], &mut [f32]) + Sync,
+    F: Fn(&[f32], &mut [f32], &mut [f64]) + Sync,
 {
     let mut out = Matrix::zeros(records.n_rows(), n_out);
     if n_out == 0 {
@@ -79,8 +80,9 @@ where
         .par_chunks_mut(n_out * ROW_BLOCK)
         .enumerate()
         .for_each(|(block, chunk)| {
+            let mut scratch = vec![0.0f64; n_scratch];
             for (k, o) in chunk.chunks_mut(n_out).enumerate() {
-                f(records.row(block * ROW_BLOCK + k), o);
+                f(records.row(block * ROW_BLOCK + k), o, &mut scratch);
             }
         });
     out

@@ -151,10 +151,9 @@ impl Classifier for GaussianNb {
                             .sum::<f64>()
             })
             .collect();
-        Ok(map_rows(records, k, |row, out| {
-            let mut jll = vec![0f64; k];
-            self.joint_log_likelihood(row, &norm, &mut jll);
-            softmax_into(&jll, out);
+        Ok(map_rows(records, k, k, |row, out, jll| {
+            self.joint_log_likelihood(row, &norm, jll);
+            softmax_into(jll, out);
         }))
     }
 }

@@ -215,11 +215,10 @@ impl LinearSvc {
     pub fn decision_function(&self, records: &Matrix) -> Result<Matrix> {
         self.info.check_records(records)?;
         let n_cols = self.coef.len();
-        Ok(map_rows(records, n_cols, |row, out| {
-            let mut z = vec![0.0; n_cols];
-            self.decision(row, &mut z);
-            for (o, v) in out.iter_mut().zip(z) {
-                *o = v as f32;
+        Ok(map_rows(records, n_cols, n_cols, |row, out, z| {
+            self.decision(row, z);
+            for (o, v) in out.iter_mut().zip(z.iter()) {
+                *o = *v as f32;
             }
         }))
     }
@@ -236,13 +235,12 @@ impl Classifier for LinearSvc {
         self.info.check_records(records)?;
         let k = self.info.classes.len();
         let n_cols = self.coef.len();
-        Ok(map_rows(records, k, |row, out| {
-            let mut z = vec![0.0; n_cols];
-            self.decision(row, &mut z);
+        Ok(map_rows(records, k, n_cols, |row, out, z| {
+            self.decision(row, z);
             if n_cols == 1 {
                 softmax_into(&[0.0, z[0]], out);
             } else {
-                softmax_into(&z, out);
+                softmax_into(z, out);
             }
         }))
     }

@@ -17,6 +17,11 @@ pub enum LabelSource {
     /// The file's class where `column` (MQTT-IoT-IDS2020: `is_attack`) is non-zero, `benign` elsewhere:
     /// the attack captures of MQTT-IoT-IDS2020 also hold the background traffic.
     FileNameWhereAttack { column: String, benign: String },
+    /// The file's class, keeping only the rows that agree with it: rows with `column` = 0 from
+    /// the file whose class is `benign`, rows with `column` ≠ 0 from the others; the rest are
+    /// skipped. This is what Hindy et al.'s code does (`load_file(…, is_attack)`): the background
+    /// traffic inside the attack captures is left out.
+    FileNameMatchingAttack { column: String, benign: String },
 }
 
 /// What to do with a cell that is neither a number, a `0x…` hexadecimal integer, `True`/`False` nor empty.
@@ -79,24 +84,34 @@ impl TableOptions {
         }
     }
 
-    /// MQTT-IoT-IDS2020 (Hindy et al. 2020) packet, uni-flow and bi-flow CSVs: class from the file
-    /// name where `is_attack` is 1 and `normal` elsewhere; "source and destination IP addresses,
-    /// protocol, and MQTT flags" dropped as the paper says, and with them ports and the timestamp.
+    /// MQTT-IoT-IDS2020 (Hindy et al. 2020) packet (`normal.csv`…), uni-flow (`uniflow_*.csv`)
+    /// and bi-flow (`biflow_*.csv`) CSVs, read as the authors' code does: class from the file
+    /// name, keeping `is_attack = 0` rows of `normal` and `is_attack = 1` rows of the attack
+    /// files, empty cells as −1 (`fillna(-1)`). Dropped: "source and destination IP addresses,
+    /// protocol, and MQTT flags" as the paper says, and with them ports, the timestamp and the
+    /// text summaries `ip_flags`/`tcp_flags`/`mqtt_flags` (the per-bit columns stay). Their code
+    /// kept ports and one-hot encoded the packet `protocol`; this preset does not.
     pub fn hindy2020() -> Self {
         TableOptions {
-            label: LabelSource::FileNameWhereAttack {
+            label: LabelSource::FileNameMatchingAttack {
                 column: "is_attack".into(),
                 benign: "normal".into(),
             },
             exclude: [
+                "timestamp",
+                "src_ip",
+                "dst_ip",
                 "ip_src",
                 "ip_dst",
-                "ip_dest",
+                "src_port",
+                "dst_port",
                 "prt_src",
                 "prt_dst",
                 "proto",
                 "protocol",
-                "timestamp",
+                "ip_flags",
+                "tcp_flags",
+                "mqtt_flags",
                 "mqtt_flag_*",
             ]
             .iter()
@@ -104,7 +119,7 @@ impl TableOptions {
             .collect(),
             text: TextPolicy::Error,
             hash_columns: Vec::new(),
-            missing_value: 0.0,
+            missing_value: -1.0,
             group_columns: Vec::new(),
         }
     }
@@ -233,7 +248,8 @@ pub fn read_csv_files<P: AsRef<Path>>(paths: &[P], options: &TableOptions) -> Re
         let (label_col, attack_col) = match &options.label {
             LabelSource::Column(c) => (Some(find(c)?), None),
             LabelSource::FileName => (None, None),
-            LabelSource::FileNameWhereAttack { column, .. } => (None, Some(find(column)?)),
+            LabelSource::FileNameWhereAttack { column, .. }
+            | LabelSource::FileNameMatchingAttack { column, .. } => (None, Some(find(column)?)),
         };
         let group_cols: Vec<usize> = options
             .group_columns
@@ -277,6 +293,40 @@ pub fn read_csv_files<P: AsRef<Path>>(paths: &[P], options: &TableOptions) -> Re
                 }
             }
             let line = record.position().map_or(0, |p| p.line());
+            let label = match (&options.label, label_col, attack_col) {
+                (_, Some(j), _) => record.get(j).unwrap_or("").trim().to_string(),
+                (LabelSource::FileNameWhereAttack { benign, .. }, _, Some(j)) => {
+                    let raw = record.get(j).unwrap_or("");
+                    let flag = parse_cell(raw, options).map_err(|hint| Error::Parse {
+                        path: path.to_path_buf(),
+                        line,
+                        column: header[j].clone(),
+                        value: raw.chars().take(40).collect(),
+                        hint,
+                    })?;
+                    if flag != 0.0 {
+                        file_class.clone()
+                    } else {
+                        benign.clone()
+                    }
+                }
+                (LabelSource::FileNameMatchingAttack { benign, .. }, _, Some(j)) => {
+                    let raw = record.get(j).unwrap_or("");
+                    let flag = parse_cell(raw, options).map_err(|hint| Error::Parse {
+                        path: path.to_path_buf(),
+                        line,
+                        column: header[j].clone(),
+                        value: raw.chars().take(40).collect(),
+                        hint,
+                    })?;
+                    if (flag != 0.0) == (file_class != *benign) {
+                        file_class.clone()
+                    } else {
+                        continue;
+                    }
+                }
+                _ => file_class.clone(),
+            };
             for (&j, &hash) in feature_cols.iter().zip(&hashed) {
                 let raw = record.get(j).unwrap_or("");
                 if hash {
@@ -297,25 +347,6 @@ pub fn read_csv_files<P: AsRef<Path>>(paths: &[P], options: &TableOptions) -> Re
                 })?;
                 data.push(v);
             }
-            let label = match (&options.label, label_col, attack_col) {
-                (_, Some(j), _) => record.get(j).unwrap_or("").trim().to_string(),
-                (LabelSource::FileNameWhereAttack { benign, .. }, _, Some(j)) => {
-                    let raw = record.get(j).unwrap_or("");
-                    let flag = parse_cell(raw, options).map_err(|hint| Error::Parse {
-                        path: path.to_path_buf(),
-                        line,
-                        column: header[j].clone(),
-                        value: raw.chars().take(40).collect(),
-                        hint,
-                    })?;
-                    if flag != 0.0 {
-                        file_class.clone()
-                    } else {
-                        benign.clone()
-                    }
-                }
-                _ => file_class.clone(),
-            };
             labels.push(label);
             if !group_cols.is_empty() {
                 let values: Vec<&str> = group_cols
@@ -401,7 +432,7 @@ mod tests {
         let a = write(
             &d,
             "biflow_normal.csv",
-            &format!("{head}10.0.0.1,10.0.0.2,5000,1883,6,3,4,0\n"),
+            &format!("{head}10.0.0.1,10.0.0.2,5000,1883,6,3,,0\n"),
         );
         let b = write(
             &d,
@@ -412,11 +443,21 @@ mod tests {
         );
         let mut opts = TableOptions::hindy2020();
         opts.group_columns = vec!["ip_src".into(), "prt_src".into()];
+        // As the authors' code: the background row (is_attack = 0) of the attack file is left out.
         let ds = read_csv_files(&[&a, &b], &opts).unwrap();
         assert_eq!(ds.feature_names, vec!["fwd_num_pkts", "bwd_num_pkts"]);
         assert_eq!(ds.classes, vec!["normal", "scan_A"]);
-        assert_eq!(ds.targets, vec![0, 1, 0]);
+        assert_eq!(ds.targets, vec![0, 1]);
         assert_eq!(ds.records.row(1), &[1.0, 0.0]);
+        assert_eq!(ds.records.row(0), &[3.0, -1.0]); // empty cell → −1 (`fillna(-1)`)
+                                                     // Labelled by is_attack instead, the background row is `normal`.
+        let mut by_flag = opts.clone();
+        by_flag.label = LabelSource::FileNameWhereAttack {
+            column: "is_attack".into(),
+            benign: "normal".into(),
+        };
+        let ds = read_csv_files(&[&a, &b], &by_flag).unwrap();
+        assert_eq!(ds.targets, vec![0, 1, 0]);
         let g = ds.groups.as_ref().unwrap();
         // Same addresses in two different files are two different groups.
         assert_ne!(g[0], g[2]);

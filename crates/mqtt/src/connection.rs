@@ -156,7 +156,12 @@ struct ConnState {
     unsubscribe: [VecDeque<u16>; 2],
     max_outstanding: usize,
     findings: FindingCounts,
-    stats: ConnectionStats,
+    /// Messages by type (index = type value).
+    by_type: [u64; 16],
+    /// Messages per direction.
+    per_direction: [u64; 2],
+    /// Oversized messages skipped.
+    oversized: u64,
 }
 
 impl ConnState {
@@ -321,8 +326,8 @@ impl ConnState {
     }
 
     fn count_message(&mut self, dir: Direction, header: &FixedHeader, findings: FindingSet) {
-        self.stats.messages_by_type[header.packet_type().value() as usize] += 1;
-        self.stats.messages[dir.index()] += 1;
+        self.by_type[header.packet_type().value() as usize] += 1;
+        self.per_direction[dir.index()] += 1;
         self.findings.add_set(findings);
     }
 }
@@ -378,7 +383,7 @@ impl<V: Visitor> Deliver for Dispatch<'_, '_, V> {
         if header.packet_type() == PacketType::Publish && header.qos_bits() == 3 {
             findings.insert(FindingKind::InvalidQosLevel);
         }
-        self.state.stats.oversized += 1;
+        self.state.oversized += 1;
         self.state.count_message(self.direction, &header, findings);
         self.visitor.on_message(&MessageEvent {
             direction: self.direction,
@@ -429,7 +434,9 @@ impl Connection {
                 unsubscribe: Default::default(),
                 max_outstanding: config.max_outstanding_ids,
                 findings: FindingCounts::default(),
-                stats: ConnectionStats::default(),
+                by_type: [0; 16],
+                per_direction: [0; 2],
+                oversized: 0,
             },
         }
     }
@@ -542,9 +549,12 @@ impl Connection {
 
     /// Counters.
     pub fn stats(&self) -> ConnectionStats {
-        let mut stats = self.state.stats;
-        stats.streams = [self.streams[0].stats, self.streams[1].stats];
-        stats
+        ConnectionStats {
+            messages_by_type: self.state.by_type,
+            messages: self.state.per_direction,
+            oversized: self.state.oversized,
+            streams: [self.streams[0].stats, self.streams[1].stats],
+        }
     }
 
     /// Whether both directions ended (FIN/RST seen and nothing left to deliver): the caller may

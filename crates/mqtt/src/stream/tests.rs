@@ -989,3 +989,11 @@ fn a_malformed_connack_still_completes_the_handshake() {
     assert_eq!(h.conn.phase(), Phase::Connected);
     assert!(!h.seen.messages[2].findings.contains(K::UnintroducedMessage));
 }
+
+#[test]
+fn connection_state_stays_small() {
+    // Per-connection memory before any buffering: the fixed part of a flow-table entry.
+    let size = std::mem::size_of::<Connection>();
+    println!("size_of::<Connection>() = {size}");
+    assert!(size <= 2048, "{size}");
+}

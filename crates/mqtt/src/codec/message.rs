@@ -412,6 +412,9 @@ pub(crate) fn parse_body<'a>(
         PacketType::Pingresp => Ok(Packet::Pingresp),
         PacketType::Disconnect => {
             parse_reason_and_properties(&mut r, v5, findings).map(|(reason_code, properties)| {
+                if let Some(code) = reason_code {
+                    check_reason_code(ptype, true, code, findings);
+                }
                 Packet::Disconnect(Disconnect {
                     reason_code,
                     properties,
@@ -420,6 +423,9 @@ pub(crate) fn parse_body<'a>(
         }
         PacketType::Auth => {
             parse_reason_and_properties(&mut r, true, findings).map(|(reason_code, properties)| {
+                if let Some(code) = reason_code {
+                    check_reason_code(ptype, true, code, findings);
+                }
                 Packet::Auth(Auth {
                     reason_code,
                     properties,
@@ -544,8 +550,8 @@ fn parse_connack<'a>(
 }
 
 /// Whether `code` is defined for `ptype`: 3.1.1 §3.2.2.3 (CONNACK 0–5) and §3.9.3 (SUBACK 0, 1, 2,
-/// 0x80); 5.0 the reason code tables of §3.2.2.2, §3.4.2.1, §3.5.2.1, §3.6.2.1, §3.7.2.1, §3.9.3
-/// and §3.11.3.
+/// 0x80); 5.0 the reason code tables of §3.2.2.2, §3.4.2.1, §3.5.2.1, §3.6.2.1, §3.7.2.1, §3.9.3,
+/// §3.11.3, §3.14.2.1 (DISCONNECT) and §3.15.2.1 (AUTH).
 fn reason_code_defined(ptype: PacketType, v5: bool, code: u8) -> bool {
     use PacketType as T;
     match (ptype, v5) {
@@ -565,6 +571,11 @@ fn reason_code_defined(ptype: PacketType, v5: bool, code: u8) -> bool {
         ),
         (T::Pubrel | T::Pubcomp, true) => matches!(code, 0x00 | 0x92),
         (T::Unsuback, true) => matches!(code, 0x00 | 0x11 | 0x80 | 0x83 | 0x87 | 0x8f | 0x91),
+        (T::Disconnect, true) => matches!(
+            code,
+            0x00 | 0x04 | 0x80..=0x83 | 0x87 | 0x89 | 0x8b | 0x8d..=0x90 | 0x93..=0xa2
+        ),
+        (T::Auth, true) => matches!(code, 0x00 | 0x18 | 0x19),
         _ => true,
     }
 }

@@ -769,4 +769,9 @@ fn dup_flag_and_reason_codes() {
     assert!(findings_of(&[0x70, 0x03, 0x00, 0x01, 0x10], V5).contains(K::UnknownReasonCode));
     // UNSUBACK 5.0 reason 0x11 (no subscription existed) is defined.
     assert!(findings_of(&[0xb0, 0x04, 0x00, 0x01, 0x00, 0x11], V5).is_empty());
+    // DISCONNECT 5.0: 0x8e (session taken over) defined, 0x01 not; AUTH: only 0x00, 0x18, 0x19.
+    assert!(findings_of(&[0xe0, 0x01, 0x8e], V5).is_empty());
+    assert!(findings_of(&[0xe0, 0x01, 0x01], V5).contains(K::UnknownReasonCode));
+    assert!(findings_of(&[0xf0, 0x01, 0x19], V5).is_empty());
+    assert!(findings_of(&[0xf0, 0x01, 0x87], V5).contains(K::UnknownReasonCode));
 }

@@ -6,8 +6,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod evaluate;
 mod inspect;
+mod learn_args;
 mod progress;
+mod train;
 
 /// Exit status when every input was processed to its end.
 pub const EXIT_OK: u8 = 0;
@@ -32,6 +35,11 @@ enum Command {
     /// Summarise captures: format, link types, packet/byte counts, time span, protocols,
     /// undecodable packets and read errors.
     Inspect(inspect::Args),
+    /// Fit one classifier on feature tables and save it as a model file.
+    Train(train::Args),
+    /// Run a paper's evaluation protocol (cross-validation or hold-out) for several classifiers
+    /// and print the results like the papers' tables.
+    Evaluate(evaluate::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +53,8 @@ fn main() -> ExitCode {
     };
     let code = match cli.command {
         Command::Inspect(args) => inspect::run(&args),
+        Command::Train(args) => train::run(&args),
+        Command::Evaluate(args) => evaluate::run(&args),
     };
     ExitCode::from(code)
 }

@@ -27,3 +27,28 @@ pub fn bytes(name: &str, total: Option<u64>) -> ProgressBar {
     bar.set_message(name.to_string());
     bar
 }
+
+/// A spinner for work of unknown length. Hidden unless standard error is a terminal.
+pub fn spinner(message: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner().with_message(message.to_string());
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+/// A bar over a known number of steps (splits, folds). Hidden unless standard error is a
+/// terminal.
+pub fn steps(name: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    ProgressBar::with_draw_target(Some(1), ProgressDrawTarget::stderr())
+        .with_style(
+            ProgressStyle::with_template("{msg:30!} [{bar:30}] {pos}/{len} {elapsed}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        )
+        .with_message(name.to_string())
+}

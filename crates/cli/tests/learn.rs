@@ -1,0 +1,80 @@
+//! `mqtt-ids train` and `mqtt-ids evaluate` on the learning engine's fixed reference table.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mqtt-ids"))
+}
+
+fn table() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../learn/tests/data/synthetic_5c.csv")
+}
+
+fn temp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("mqtt-ids-learn-{}-{name}", std::process::id()))
+}
+
+#[test]
+fn train_writes_a_loadable_model_file() {
+    let out = temp("nb.json");
+    let status = bin()
+        .args(["train", "--model", "nb", "--table", "label:target", "-o"])
+        .arg(&out)
+        .arg(table())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let file = mqtt_ids_learn::ModelFile::load(&out).unwrap();
+    assert_eq!(file.classes.len(), 5);
+    assert_eq!(file.feature_names.len(), 12);
+    let _ = std::fs::remove_file(out);
+}
+
+#[test]
+fn evaluate_prints_and_writes_the_same_numbers() {
+    let json = temp("ev.json");
+    let csv = temp("ev.csv");
+    let out = bin()
+        .args(["evaluate", "--models", "nb,dt", "--protocol", "mqttset2020"])
+        .args(["--table", "label:target", "--json"])
+        .arg(&json)
+        .arg("--csv")
+        .arg(&csv)
+        .arg(table())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let evals = v["evaluations"].as_array().unwrap();
+    assert_eq!(evals.len(), 2);
+    for e in evals {
+        let acc = e["hold_out"]["report"]["accuracy"].as_f64().unwrap();
+        let line = format!("{:.2}%", 100.0 * acc);
+        assert!(text.contains(&line), "{line} not in\n{text}");
+        // 70/30 hold-out of 8,000 rows.
+        assert_eq!(e["hold_out"]["n_test"], 2400);
+    }
+    let csv_text = std::fs::read_to_string(&csv).unwrap();
+    assert!(csv_text.starts_with("model,class,precision,recall,f1,support\n"));
+    assert_eq!(csv_text.lines().count(), 1 + 2 * (5 + 2));
+    let _ = std::fs::remove_file(json);
+    let _ = std::fs::remove_file(csv);
+}
+
+#[test]
+fn unknown_model_or_table_is_a_usage_error() {
+    let out = bin()
+        .args(["train", "--model", "bogus", "-o", "/dev/null"])
+        .arg(table())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let out = bin()
+        .args(["evaluate", "--models", "nb", "--protocol", "nope"])
+        .arg(table())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+}

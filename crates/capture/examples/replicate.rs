@@ -27,7 +27,8 @@ fn main() {
         frames.push((f.link_type, f.orig_len, f.data.to_vec(), ip_at, f.ts_ns));
     }
     assert!(!frames.is_empty(), "{input} has no packets");
-    let span = frames.iter().map(|f| f.4).max().unwrap() - frames.iter().map(|f| f.4).min().unwrap();
+    let span =
+        frames.iter().map(|f| f.4).max().unwrap() - frames.iter().map(|f| f.4).min().unwrap();
     let out = std::io::BufWriter::new(std::fs::File::create(output).unwrap());
     let mut w = PcapNgWriter::new(out).unwrap();
     let mut ifaces: Vec<(LinkType, u32)> = Vec::new();

@@ -275,6 +275,26 @@ impl<R: Read> CaptureReader<R> {
         ReadError::new(&self.source, offset, packet, kind)
     }
 
+    /// The input ended `available()` bytes into a `what` that needs `needed` bytes.
+    fn truncated(
+        &self,
+        offset: u64,
+        packet: Option<u64>,
+        what: &'static str,
+        needed: u64,
+    ) -> ReadError {
+        let available = self.available() as u64;
+        self.error(
+            offset,
+            packet,
+            ErrorKind::Truncated {
+                what,
+                needed,
+                available,
+            },
+        )
+    }
+
     fn available(&self) -> usize {
         self.buf.len() - self.pos
     }
@@ -353,15 +373,7 @@ impl<R: Read> CaptureReader<R> {
             _ => return Err(self.error(0, None, ErrorKind::BadMagic { found: magic })),
         };
         if !self.fill(PCAP_HEADER_LEN)? {
-            return Err(self.error(
-                0,
-                None,
-                ErrorKind::Truncated {
-                    what: "pcap file header",
-                    needed: PCAP_HEADER_LEN as u64,
-                    available: self.available() as u64,
-                },
-            ));
+            return Err(self.truncated(0, None, "pcap file header", PCAP_HEADER_LEN as u64));
         }
         let range = self.consume(PCAP_HEADER_LEN);
         let h = &self.buf[range];
@@ -409,14 +421,11 @@ impl<R: Read> CaptureReader<R> {
             if self.available() == 0 {
                 return Ok(None);
             }
-            return Err(self.error(
+            return Err(self.truncated(
                 offset,
                 Some(number),
-                ErrorKind::Truncated {
-                    what: "pcap record header",
-                    needed: record_len as u64,
-                    available: self.available() as u64,
-                },
+                "pcap record header",
+                record_len as u64,
             ));
         }
         let h = &self.buf[self.pos..self.pos + record_len];
@@ -437,15 +446,7 @@ impl<R: Read> CaptureReader<R> {
         }
         let total = record_len + caplen as usize;
         if !self.fill(total)? {
-            return Err(self.error(
-                offset,
-                Some(number),
-                ErrorKind::Truncated {
-                    what: "pcap record",
-                    needed: total as u64,
-                    available: self.available() as u64,
-                },
-            ));
+            return Err(self.truncated(offset, Some(number), "pcap record", total as u64));
         }
         let ts_ns =
             i64::from(ts_sec) * 1_000_000_000 + i64::from(ts_frac) * if nanos { 1 } else { 1_000 };
@@ -475,14 +476,11 @@ impl<R: Read> CaptureReader<R> {
                 if self.available() == 0 {
                     return Ok(None);
                 }
-                return Err(self.error(
+                return Err(self.truncated(
                     offset,
                     Some(number),
-                    ErrorKind::Truncated {
-                        what: "pcapng block header",
-                        needed: BLOCK_OVERHEAD as u64,
-                        available: self.available() as u64,
-                    },
+                    "pcapng block header",
+                    BLOCK_OVERHEAD as u64,
                 ));
             }
             let head = &self.buf[self.pos..self.pos + BLOCK_OVERHEAD];
@@ -546,15 +544,7 @@ impl<R: Read> CaptureReader<R> {
             }
             let len = len as usize;
             if !self.fill(len)? {
-                return Err(self.error(
-                    offset,
-                    Some(number),
-                    ErrorKind::Truncated {
-                        what: "pcapng block",
-                        needed: len as u64,
-                        available: self.available() as u64,
-                    },
-                ));
+                return Err(self.truncated(offset, Some(number), "pcapng block", len as u64));
             }
             let trailer = u32_at(&self.buf[self.pos..self.pos + len], len - 4, big_endian);
             if trailer as usize != len {

@@ -83,22 +83,39 @@ pub struct LinearSvc {
     pub n_iter: Vec<usize>,
 }
 
-/// Dual coordinate descent for one binary problem; `y[i]` is ±1, rows carry no bias column.
-/// Returns (w, b, passes).
+/// Dot product with four running sums (so the compiler can use vector registers).
+#[inline]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..4 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
+}
+
+/// Dual coordinate descent for one binary problem; `x` is n×d row-major without a bias column,
+/// `y[i]` is ±1. Returns (w, b, passes).
+#[allow(clippy::too_many_arguments)]
 fn solve_binary(
-    x: &Matrix,
+    x: &[f64],
+    d: usize,
     y: &[f64],
     c: f64,
     eps: f64,
     max_iter: usize,
     seed: u64,
 ) -> (Vec<f64>, f64, usize) {
-    let (n, d) = (x.n_rows(), x.n_cols());
+    let n = y.len();
     let diag = 0.5 / c; // squared hinge: D_ii = 1/(2C), no upper bound on alpha.
-    let q: Vec<f64> = x
-        .rows()
-        .map(|r| r.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>() + 1.0 + diag)
-        .collect();
+    let q: Vec<f64> = x.chunks_exact(d).map(|r| dot(r, r) + 1.0 + diag).collect();
     let mut w = vec![0.0f64; d];
     let mut b = 0.0f64;
     let mut alpha = vec![0.0f64; n];
@@ -114,13 +131,9 @@ fn solve_binary(
         let mut s = 0;
         while s < active {
             let i = index[s];
-            let r = x.row(i);
+            let r = &x[i * d..(i + 1) * d];
             let yi = y[i];
-            let mut wx = b;
-            for (wj, &v) in w.iter().zip(r) {
-                wx += wj * v as f64;
-            }
-            let g = yi * wx - 1.0 + alpha[i] * diag;
+            let g = yi * (b + dot(&w, r)) - 1.0 + alpha[i] * diag;
             let mut pg = 0.0;
             if alpha[i] == 0.0 {
                 if g > pg_max_old {
@@ -141,7 +154,7 @@ fn solve_binary(
                 alpha[i] = (alpha[i] - g / q[i]).max(0.0);
                 let step = (alpha[i] - old) * yi;
                 for (wj, &v) in w.iter_mut().zip(r) {
-                    *wj += step * v as f64;
+                    *wj += step * v;
                 }
                 b += step;
             }
@@ -169,6 +182,8 @@ impl Fit for LinearSvcValidParams {
         let p = &self.0;
         let scaler = StandardScaler::fit(&ds.records);
         let x = scaler.transform(&ds.records);
+        let d = x.n_cols();
+        let x: Vec<f64> = x.as_slice().iter().map(|&v| v as f64).collect();
         let k = ds.n_classes();
         let columns: Vec<usize> = if k == 2 { vec![1] } else { (0..k).collect() };
         let solved: Vec<(Vec<f64>, f64, usize)> = columns
@@ -181,6 +196,7 @@ impl Fit for LinearSvcValidParams {
                     .collect();
                 solve_binary(
                     &x,
+                    d,
                     &y,
                     p.c,
                     p.tol,

@@ -7,7 +7,7 @@
 //! number on a known key is a new connection (port reuse). The table holds at most
 //! `max_connections` entries; beyond that the oldest is finished and evicted, and counted.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 
 use mqtt_ids_capture::{Packet, TcpFlags, Transport};
@@ -20,6 +20,9 @@ use crate::stream::{Direction, MemoryBudget, ReassemblyConfig, Segment, DEFAULT_
 pub const MQTT_PORT: u16 = 1883;
 /// Default cap on connections tracked at once.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
+/// Closed connections remembered so that their stray last segments (the final ACK after both
+/// FINs, a repeated RST) are not taken for new connections picked up mid-stream.
+const CLOSED_REMEMBERED: usize = 4096;
 
 /// How packets are mapped to MQTT connections.
 #[derive(Clone, Debug)]
@@ -87,6 +90,9 @@ pub struct Tracker {
     /// Keys in creation order, with their creation stamps (stale stamps are skipped).
     order: VecDeque<(Key, u64)>,
     next_id: u64,
+    /// Recently closed connections, oldest first, and the same keys for look-up.
+    closed: VecDeque<Key>,
+    closed_keys: HashSet<Key>,
     stats: TrackerStats,
 }
 
@@ -100,6 +106,8 @@ impl Tracker {
             conns: HashMap::new(),
             order: VecDeque::new(),
             next_id: 0,
+            closed: VecDeque::new(),
+            closed_keys: HashSet::new(),
             stats: TrackerStats::default(),
         }
     }
@@ -160,6 +168,11 @@ impl Tracker {
         let syn = flags.has(TcpFlags::SYN);
         let client_syn =
             (syn && !flags.has(TcpFlags::ACK) && direction == Direction::ToServer).then_some(seq);
+        if client_syn.is_none() && !self.conns.contains_key(&key) && self.closed_keys.contains(&key)
+        {
+            // A straggler of a connection that already ended: nothing more to dissect.
+            return true;
+        }
         let segment = Segment {
             seq,
             syn,
@@ -205,7 +218,26 @@ impl Tracker {
         }
         entry.conn.on_segment(direction, &segment, visitor);
         self.stats.segments += 1;
+        if entry.conn.is_closed() {
+            // Both directions ended and nothing is left to deliver: free the entry now.
+            if let Some(mut done) = self.conns.remove(&key) {
+                done.conn
+                    .finish(packet.frame.number, packet.frame.ts_ns, visitor);
+            }
+            self.remember_closed(key);
+        }
         true
+    }
+
+    fn remember_closed(&mut self, key: Key) {
+        if self.closed_keys.insert(key) {
+            self.closed.push_back(key);
+            if self.closed.len() > CLOSED_REMEMBERED {
+                if let Some(old) = self.closed.pop_front() {
+                    self.closed_keys.remove(&old);
+                }
+            }
+        }
     }
 
     /// Finishes every open connection (end of capture), oldest first.
@@ -418,6 +450,66 @@ mod tests {
         assert_eq!(t.stats().connections, 2);
         assert_eq!(s.by_type[1], 2);
         assert_eq!(s.findings.get(crate::FindingKind::DoubleConnect), 0);
+    }
+
+    #[test]
+    fn closed_connections_leave_the_table_and_stragglers_are_ignored() {
+        let mut t = Tracker::new(TrackerConfig::default());
+        let mut s = Summary::default();
+        feed(
+            &mut t,
+            &mut s,
+            1,
+            &ipv4_tcp(40000, 1883, 1, 0x02, b"", false),
+        ); // SYN
+        feed(
+            &mut t,
+            &mut s,
+            2,
+            &ipv4_tcp(40000, 1883, 9, 0x12, b"", true),
+        ); // SYN-ACK
+        feed(
+            &mut t,
+            &mut s,
+            3,
+            &ipv4_tcp(40000, 1883, 2, 0x18, &CONNECT, false),
+        );
+        feed(
+            &mut t,
+            &mut s,
+            4,
+            &ipv4_tcp(40000, 1883, 10, 0x18, &CONNACK, true),
+        );
+        feed(
+            &mut t,
+            &mut s,
+            5,
+            &ipv4_tcp(40000, 1883, 17, 0x11, b"", false),
+        ); // FIN
+        feed(
+            &mut t,
+            &mut s,
+            6,
+            &ipv4_tcp(40000, 1883, 14, 0x11, b"", true),
+        ); // FIN
+        assert_eq!(t.open_connections(), 0, "closed on the second FIN");
+        assert!(feed(
+            &mut t,
+            &mut s,
+            7,
+            &ipv4_tcp(40000, 1883, 18, 0x10, b"", false)
+        )); // last ACK
+        assert_eq!(t.open_connections(), 0);
+        assert_eq!(t.stats().connections, 1);
+        assert_eq!(s.findings.get(crate::FindingKind::MidstreamPickup), 0);
+        // The port is reused by a new connection.
+        feed(
+            &mut t,
+            &mut s,
+            8,
+            &ipv4_tcp(40000, 1883, 900, 0x02, b"", false),
+        );
+        assert_eq!((t.open_connections(), t.stats().connections), (1, 2));
     }
 
     #[test]

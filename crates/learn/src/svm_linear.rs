@@ -83,29 +83,30 @@ pub struct LinearSvc {
     pub n_iter: Vec<usize>,
 }
 
-/// Dot product with four running sums (so the compiler can use vector registers).
+/// Dot product of f64 weights with an f32 row, four running sums (vectorisable).
 #[inline]
-fn dot(a: &[f64], b: &[f64]) -> f64 {
+fn dot(w: &[f64], x: &[f32]) -> f64 {
     let mut acc = [0.0f64; 4];
-    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
+    let (cw, cx) = (w.chunks_exact(4), x.chunks_exact(4));
+    let (rw, rx) = (cw.remainder(), cx.remainder());
+    for (a, b) in cw.zip(cx) {
         for l in 0..4 {
-            acc[l] += x[l] * y[l];
+            acc[l] += a[l] * b[l] as f64;
         }
     }
     let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-    for (x, y) in ra.iter().zip(rb) {
-        s += x * y;
+    for (a, b) in rw.iter().zip(rx) {
+        s += a * *b as f64;
     }
     s
 }
 
-/// Dual coordinate descent for one binary problem; `x` is n×d row-major without a bias column,
-/// `y[i]` is ±1. Returns (w, b, passes).
+/// Dual coordinate descent for one binary problem; `x` is n×d row-major without a bias column
+/// (f32: the passes visit rows in random order, so bytes per row set the speed), `y[i]` is ±1.
+/// Returns (w, b, passes).
 #[allow(clippy::too_many_arguments)]
 fn solve_binary(
-    x: &[f64],
+    x: &[f32],
     d: usize,
     y: &[f64],
     c: f64,
@@ -115,22 +116,39 @@ fn solve_binary(
 ) -> (Vec<f64>, f64, usize) {
     let n = y.len();
     let diag = 0.5 / c; // squared hinge: D_ii = 1/(2C), no upper bound on alpha.
-    let q: Vec<f64> = x.chunks_exact(d).map(|r| dot(r, r) + 1.0 + diag).collect();
+    let q: Vec<f64> = x
+        .chunks_exact(d)
+        .map(|r| r.iter().map(|&v| v as f64 * v as f64).sum::<f64>() + 1.0 + diag)
+        .collect();
     let mut w = vec![0.0f64; d];
     let mut b = 0.0f64;
     let mut alpha = vec![0.0f64; n];
-    let mut index: Vec<usize> = (0..n).collect();
-    let mut active = n;
+    // Active variables in ascending order (shrinking removes, never reorders). Each pass
+    // visits them in random order by chunks: the chunks in shuffled order, each chunk shuffled,
+    // so consecutive visits stay within a few kilobytes of rows (a fully random order spends
+    // most of its time waiting for memory); liblinear permutes all of them.
+    const CHUNK: usize = 64;
+    let mut active: Vec<usize> = (0..n).collect();
+    let mut shrunk = vec![false; n];
+    let mut order: Vec<usize> = Vec::with_capacity(n);
+    let mut chunks: Vec<usize> = Vec::new();
     let mut rng = Rng::new(seed);
     // Without an upper bound on alpha (squared hinge) only the lower-bound shrinking applies.
     let mut pg_max_old = f64::INFINITY;
     let mut iter = 0;
     while iter < max_iter {
         let (mut pg_max, mut pg_min) = (f64::NEG_INFINITY, f64::INFINITY);
-        rng.shuffle(&mut index[..active]);
-        let mut s = 0;
-        while s < active {
-            let i = index[s];
+        chunks.clear();
+        chunks.extend(0..active.len().div_ceil(CHUNK));
+        rng.shuffle(&mut chunks);
+        order.clear();
+        for &ch in &chunks {
+            let from = order.len();
+            order.extend_from_slice(&active[ch * CHUNK..((ch + 1) * CHUNK).min(active.len())]);
+            rng.shuffle(&mut order[from..]);
+        }
+        let mut any_shrunk = false;
+        for &i in &order {
             let r = &x[i * d..(i + 1) * d];
             let yi = y[i];
             let g = yi * (b + dot(&w, r)) - 1.0 + alpha[i] * diag;
@@ -138,8 +156,8 @@ fn solve_binary(
             if alpha[i] == 0.0 {
                 if g > pg_max_old {
                     // Shrink: this variable is at its bound and likely to stay there.
-                    active -= 1;
-                    index.swap(s, active);
+                    shrunk[i] = true;
+                    any_shrunk = true;
                     continue;
                 } else if g < 0.0 {
                     pg = g;
@@ -154,19 +172,23 @@ fn solve_binary(
                 alpha[i] = (alpha[i] - g / q[i]).max(0.0);
                 let step = (alpha[i] - old) * yi;
                 for (wj, &v) in w.iter_mut().zip(r) {
-                    *wj += step * v;
+                    *wj += step * v as f64;
                 }
                 b += step;
             }
-            s += 1;
+        }
+        if any_shrunk {
+            active.retain(|&i| !shrunk[i]);
         }
         iter += 1;
         if pg_max - pg_min <= eps {
-            if active == n {
+            if active.len() == n {
                 break;
             }
             // Converged on the shrunk set: check every variable once more.
-            active = n;
+            active.clear();
+            active.extend(0..n);
+            shrunk.iter_mut().for_each(|s| *s = false);
             pg_max_old = f64::INFINITY;
             continue;
         }
@@ -183,7 +205,6 @@ impl Fit for LinearSvcValidParams {
         let scaler = StandardScaler::fit(&ds.records);
         let x = scaler.transform(&ds.records);
         let d = x.n_cols();
-        let x: Vec<f64> = x.as_slice().iter().map(|&v| v as f64).collect();
         let k = ds.n_classes();
         let columns: Vec<usize> = if k == 2 { vec![1] } else { (0..k).collect() };
         let solved: Vec<(Vec<f64>, f64, usize)> = columns
@@ -195,7 +216,7 @@ impl Fit for LinearSvcValidParams {
                     .map(|&t| if t == c { 1.0 } else { -1.0 })
                     .collect();
                 solve_binary(
-                    &x,
+                    x.as_slice(),
                     d,
                     &y,
                     p.c,

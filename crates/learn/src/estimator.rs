@@ -9,7 +9,7 @@ use crate::gb::{GradientBoosting, GradientBoostingParams};
 use crate::knn::{KNeighbors, KNeighborsParams};
 use crate::lr::{LogisticRegression, LogisticRegressionParams};
 use crate::mlp::{Mlp, MlpParams};
-use crate::model::{Classifier, Fit, ParamGuard};
+use crate::model::{no_progress, Classifier, Fit, ParamGuard, Progress};
 use crate::nb::{GaussianNb, GaussianNbParams};
 use crate::rf::{RandomForest, RandomForestParams};
 use crate::svm_linear::{LinearSvc, LinearSvcParams};
@@ -132,17 +132,37 @@ impl ModelParams {
 
     /// Checks the parameters, then fits.
     pub fn fit(&self, ds: &Dataset) -> Result<Model> {
-        Ok(match self {
+        self.fit_with_progress(ds, &no_progress)
+    }
+
+    /// Checks the parameters, then fits, reporting `progress(done, total)` per tree (rf), stage
+    /// (gb) or epoch (mlp); other kinds report `(1, 1)` once fitted.
+    pub fn fit_with_progress(&self, ds: &Dataset, progress: Progress) -> Result<Model> {
+        let model = match self {
             ModelParams::Nb(p) => Model::Nb(p.clone().check()?.fit(ds)?),
             ModelParams::Lr(p) => Model::Lr(p.clone().check()?.fit(ds)?),
             ModelParams::Dt(p) => Model::Dt(p.clone().check()?.fit(ds)?),
-            ModelParams::Rf(p) => Model::Rf(p.clone().check()?.fit(ds)?),
-            ModelParams::Gb(p) => Model::Gb(p.clone().check()?.fit(ds)?),
+            ModelParams::Rf(p) => {
+                return Ok(Model::Rf(
+                    p.clone().check()?.fit_with_progress(ds, progress)?,
+                ))
+            }
+            ModelParams::Gb(p) => {
+                return Ok(Model::Gb(
+                    p.clone().check()?.fit_with_progress(ds, progress)?,
+                ))
+            }
             ModelParams::Knn(p) => Model::Knn(p.clone().check()?.fit(ds)?),
             ModelParams::SvmLinear(p) => Model::SvmLinear(p.clone().check()?.fit(ds)?),
-            ModelParams::Mlp(p) => Model::Mlp(p.clone().check()?.fit(ds)?),
+            ModelParams::Mlp(p) => {
+                return Ok(Model::Mlp(
+                    p.clone().check()?.fit_with_progress(ds, progress)?,
+                ))
+            }
             ModelParams::SvmRbf(p) => Model::SvmRbf(p.clone().check()?.fit(ds)?),
-        })
+        };
+        progress(1, 1);
+        Ok(model)
     }
 }
 

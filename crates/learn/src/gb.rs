@@ -6,7 +6,9 @@
 
 use crate::dataset::{Dataset, Matrix};
 use crate::error::{invalid, Result};
-use crate::model::{map_rows, softmax_into, Classifier, Fit, FitInfo, ParamGuard};
+use crate::model::{
+    map_rows, no_progress, softmax_into, Classifier, Fit, FitInfo, ParamGuard, Progress,
+};
 use crate::tree::{self, Binned, Criterion, GrowParams, Target, Tree};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -121,6 +123,13 @@ fn sigmoid(x: f64) -> f64 {
 impl Fit for GradientBoostingValidParams {
     type Fitted = GradientBoosting;
     fn fit(&self, ds: &Dataset) -> Result<GradientBoosting> {
+        self.fit_with_progress(ds, &no_progress)
+    }
+}
+
+impl GradientBoostingValidParams {
+    /// [`Fit::fit`], reporting each finished stage.
+    pub fn fit_with_progress(&self, ds: &Dataset, progress: Progress) -> Result<GradientBoosting> {
         ds.check_fittable()?;
         let p = &self.0;
         let (n, d, k) = (ds.n_rows(), ds.n_features(), ds.n_classes());
@@ -148,7 +157,7 @@ impl Fit for GradientBoostingValidParams {
         let mut stages = Vec::with_capacity(p.n_estimators);
         let mut importances = vec![0.0; d];
         let mut prob = vec![vec![0.0f64; n]; n_cols];
-        for _ in 0..p.n_estimators {
+        for stage_index in 0..p.n_estimators {
             // Probabilities of the current scores.
             if binary {
                 for i in 0..n {
@@ -220,6 +229,7 @@ impl Fit for GradientBoostingValidParams {
                 stage.push(t);
             }
             stages.push(stage);
+            progress(stage_index + 1, p.n_estimators);
         }
         tree::normalise(&mut importances);
         Ok(GradientBoosting {

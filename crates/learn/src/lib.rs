@@ -59,5 +59,5 @@ pub use dataset::{Dataset, Matrix};
 pub use error::{Error, Result};
 pub use estimator::{Model, ModelParams};
 pub use evaluate::{evaluate, Evaluation, Protocol};
-pub use model::{Classifier, Fit, ParamGuard};
+pub use model::{Classifier, Fit, ParamGuard, Progress};
 pub use persist::{FeatureSchema, ModelFile};

@@ -8,7 +8,7 @@
 use crate::dataset::{Dataset, Matrix};
 use crate::error::{invalid, Result};
 use crate::gemm::sgemm;
-use crate::model::{Classifier, Fit, FitInfo, ParamGuard};
+use crate::model::{no_progress, Classifier, Fit, FitInfo, ParamGuard, Progress};
 use crate::rng::Rng;
 use crate::scaler::StandardScaler;
 use rayon::prelude::*;
@@ -259,6 +259,13 @@ fn slice_gradients(
 impl Fit for MlpValidParams {
     type Fitted = Mlp;
     fn fit(&self, ds: &Dataset) -> Result<Mlp> {
+        self.fit_with_progress(ds, &no_progress)
+    }
+}
+
+impl MlpValidParams {
+    /// [`Fit::fit`], reporting each finished epoch (out of `max_iter`; early stopping ends sooner).
+    pub fn fit_with_progress(&self, ds: &Dataset, progress: Progress) -> Result<Mlp> {
         ds.check_fittable()?;
         let p = &self.0;
         let scaler = StandardScaler::fit(&ds.records);
@@ -311,7 +318,7 @@ impl Fit for MlpValidParams {
         let mut no_improvement = 0;
         let mut xb = Vec::with_capacity(batch_size * d);
         let mut yb = Vec::with_capacity(batch_size);
-        for _epoch in 0..p.max_iter {
+        for epoch in 0..p.max_iter {
             rng.shuffle(&mut order);
             let mut epoch_loss = 0.0;
             for batch in order.chunks(batch_size) {
@@ -374,6 +381,7 @@ impl Fit for MlpValidParams {
             }
             let epoch_loss = epoch_loss / n as f64;
             loss_curve.push(epoch_loss);
+            progress(epoch + 1, p.max_iter);
             if epoch_loss > best_loss - p.tol {
                 no_improvement += 1;
             } else {

@@ -20,6 +20,13 @@ pub trait Fit {
     fn fit(&self, dataset: &Dataset) -> Result<Self::Fitted>;
 }
 
+/// Progress of a long fit: `progress(done, total)` after each tree (rf), stage (gb) or epoch
+/// (mlp); called from worker threads, so it must be `Sync`.
+pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
+
+/// A progress callback that ignores its reports.
+pub fn no_progress(_done: usize, _total: usize) {}
+
 /// A fitted classifier.
 pub trait Classifier {
     /// Class names, in the order of `predict_proba`'s columns.

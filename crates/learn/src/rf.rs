@@ -6,11 +6,12 @@
 use crate::dataset::{Dataset, Matrix};
 use crate::dt::{check_tree_params, class_frequencies, MaxFeatures};
 use crate::error::{invalid, Result};
-use crate::model::{Classifier, Fit, FitInfo, ParamGuard, ROW_BLOCK};
+use crate::model::{no_progress, Classifier, Fit, FitInfo, ParamGuard, Progress, ROW_BLOCK};
 use crate::rng::Rng;
 use crate::tree::{self, Binned, Criterion, GrowParams, Target, Tree};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Unchecked hyper-parameters of [`RandomForest`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -107,6 +108,13 @@ pub struct RandomForest {
 impl Fit for RandomForestValidParams {
     type Fitted = RandomForest;
     fn fit(&self, ds: &Dataset) -> Result<RandomForest> {
+        self.fit_with_progress(ds, &no_progress)
+    }
+}
+
+impl RandomForestValidParams {
+    /// [`Fit::fit`], reporting each finished tree.
+    pub fn fit_with_progress(&self, ds: &Dataset, progress: Progress) -> Result<RandomForest> {
         ds.check_fittable()?;
         let p = &self.0;
         let (n, d, k) = (ds.n_rows(), ds.n_features(), ds.n_classes());
@@ -122,33 +130,38 @@ impl Fit for RandomForestValidParams {
             min_samples_leaf: p.min_samples_leaf,
             max_features: p.max_features.resolve(d),
         };
+        let done = AtomicUsize::new(0);
         let grown: Vec<(Tree, Vec<f64>)> = (0..p.n_estimators)
             .into_par_iter()
             .map(|t| {
-                let mut rng = Rng::derive(p.random_state, t as u64);
-                let mut weights = vec![0f32; n];
-                if p.bootstrap {
-                    for _ in 0..n {
-                        weights[rng.below(n)] += 1.0;
+                let grown = {
+                    let mut rng = Rng::derive(p.random_state, t as u64);
+                    let mut weights = vec![0f32; n];
+                    if p.bootstrap {
+                        for _ in 0..n {
+                            weights[rng.below(n)] += 1.0;
+                        }
+                    } else {
+                        weights.iter_mut().for_each(|w| *w = 1.0);
                     }
-                } else {
-                    weights.iter_mut().for_each(|w| *w = 1.0);
-                }
-                let rows: Vec<u32> = (0..n as u32)
-                    .filter(|&r| weights[r as usize] > 0.0)
-                    .collect();
-                let mut g = tree::grow(
-                    &binned,
-                    &target,
-                    &weights,
-                    rows,
-                    &grow,
-                    k,
-                    rng.next_u64(),
-                    class_frequencies,
-                );
-                tree::normalise(&mut g.importances);
-                (g.tree, g.importances)
+                    let rows: Vec<u32> = (0..n as u32)
+                        .filter(|&r| weights[r as usize] > 0.0)
+                        .collect();
+                    let mut g = tree::grow(
+                        &binned,
+                        &target,
+                        &weights,
+                        rows,
+                        &grow,
+                        k,
+                        rng.next_u64(),
+                        class_frequencies,
+                    );
+                    tree::normalise(&mut g.importances);
+                    (g.tree, g.importances)
+                };
+                progress(done.fetch_add(1, Ordering::Relaxed) + 1, p.n_estimators);
+                grown
             })
             .collect();
         let mut feature_importances = vec![0.0; d];

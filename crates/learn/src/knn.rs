@@ -96,6 +96,8 @@ impl Fit for KNeighborsValidParams {
 
 const TEST_BLOCK: usize = 256;
 const TRAIN_BLOCK: usize = 2048;
+/// Candidates per run in the top-k scan.
+const SCAN: usize = 64;
 
 fn squared_norms(x: &[f32], d: usize) -> Vec<f32> {
     x.chunks_exact(d)
@@ -131,17 +133,41 @@ impl KNeighbors {
                     let block = &train[start * d..(start + nb) * d];
                     let dots = &mut dots[..m * nb];
                     sgemm(m, d, nb, 1.0, test, false, block, true, 0.0, dots);
+                    let norms = &train_norms[start..start + nb];
                     for (i, b) in best.iter_mut().enumerate() {
                         let row = &dots[i * nb..(i + 1) * nb];
-                        for (j, &dot) in row.iter().enumerate() {
-                            let dist =
-                                (test_norms[i] + train_norms[start + j] - 2.0 * dot).max(0.0);
-                            if b.len() == k && dist >= b[k - 1].0 {
-                                continue;
+                        let tn = test_norms[i];
+                        for (c, (rc, nc)) in row.chunks(SCAN).zip(norms.chunks(SCAN)).enumerate() {
+                            // Skip a whole run of candidates when even its nearest is no closer
+                            // than the current k-th (the same expression as below, so the same
+                            // rows are kept); the minimum is computed in eight lanes.
+                            if b.len() == k {
+                                let mut lanes = [f32::INFINITY; 8];
+                                let (dc, ncc) = (rc.chunks_exact(8), nc.chunks_exact(8));
+                                let (dr, nr) = (dc.remainder(), ncc.remainder());
+                                for (d8, n8) in dc.zip(ncc) {
+                                    for l in 0..8 {
+                                        let v = tn + n8[l] - 2.0 * d8[l];
+                                        lanes[l] = if v < lanes[l] { v } else { lanes[l] };
+                                    }
+                                }
+                                let mut m = lanes.iter().cloned().fold(f32::INFINITY, f32::min);
+                                for (&dot, &trn) in dr.iter().zip(nr) {
+                                    m = m.min(tn + trn - 2.0 * dot);
+                                }
+                                if m >= b[k - 1].0 {
+                                    continue;
+                                }
                             }
-                            let pos = b.partition_point(|&(bd, _)| bd <= dist);
-                            b.insert(pos, (dist, start + j));
-                            b.truncate(k);
+                            for (jj, (&dot, &trn)) in rc.iter().zip(nc).enumerate() {
+                                let dist = (tn + trn - 2.0 * dot).max(0.0);
+                                if b.len() == k && dist >= b[k - 1].0 {
+                                    continue;
+                                }
+                                let pos = b.partition_point(|&(bd, _)| bd <= dist);
+                                b.insert(pos, (dist, start + c * SCAN + jj));
+                                b.truncate(k);
+                            }
                         }
                     }
                 }

@@ -31,6 +31,8 @@
 pub mod codec;
 pub mod connection;
 pub mod finding;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod probe;
 pub mod stream;
 pub mod summary;

@@ -1,10 +1,7 @@
-//! Every input that crashed a fuzz target, replayed as a named test. The replay functions decode
-//! inputs exactly as `fuzz/fuzz_targets/mqtt_*.rs` do; keep them in step.
+//! Every input that crashed a fuzz target, replayed as a named test. Stream inputs go through
+//! `mqtt_ids_mqtt::fuzzing::replay_stream`, the same decoding the `mqtt_stream` target uses.
 
-use mqtt_ids_mqtt::{
-    parse_message, Connection, Decoded, Direction, FindingEvent, MemoryBudget, MessageEvent,
-    ReassemblyConfig, Segment, Visitor,
-};
+use mqtt_ids_mqtt::{parse_message, Decoded, FindingEvent, MessageEvent, Visitor};
 
 /// The visitor of the `mqtt_stream` target: checks the per-message invariants.
 struct Check;
@@ -24,62 +21,8 @@ impl Visitor for Check {
     fn on_finding(&mut self, _e: &FindingEvent) {}
 }
 
-/// Same decoding as `fuzz_targets/mqtt_stream.rs`: `[control, seq_shift (i8), len, data…]`. With
-/// `acks` false: the first format (no ACK numbers), in which the first crashes were found; with
-/// `acks` true: the current one (control bit 4 acknowledges everything the other side sent, bit 5
-/// shifts that acknowledgement by `seq_shift`).
 fn replay_stream(data: &[u8], acks: bool) {
-    let budget = MemoryBudget::new(4096);
-    let config = ReassemblyConfig {
-        max_message_len: 512,
-        max_stream_buffer: 2048,
-        max_ooo_segments: 8,
-        max_ooo_wait_ns: 64,
-        max_outstanding_ids: 16,
-    };
-    let mut conn = Connection::new(config, budget.clone());
-    let mut next = [1000u32, 900_000u32];
-    let mut input = data;
-    let mut packet = 0u64;
-    while input.len() >= 3 {
-        let (control, shift, len) = (input[0], input[1] as i8, input[2] as usize);
-        let payload = input.get(3..3 + len).unwrap_or(&input[3..]);
-        input = &input[3 + payload.len()..];
-        let direction = if control & 1 == 0 {
-            Direction::ToServer
-        } else {
-            Direction::ToClient
-        };
-        let d = direction.index();
-        let seq = next[d].wrapping_add(shift as i32 as u32);
-        packet += 1;
-        let segment = Segment {
-            seq,
-            syn: control & 2 != 0,
-            fin: control & 4 != 0,
-            rst: control & 8 != 0 && control >> 4 == 0xf,
-            ack: (acks && control & 0x10 != 0).then(|| {
-                let peer = next[1 - d];
-                if control & 0x20 != 0 {
-                    peer.wrapping_add(shift as i32 as u32)
-                } else {
-                    peer
-                }
-            }),
-            payload,
-            packet,
-            ts_ns: packet as i64,
-        };
-        conn.on_segment(direction, &segment, &mut Check);
-        next[d] = seq
-            .wrapping_add(payload.len() as u32)
-            .wrapping_add(segment.syn as u32);
-        assert!(budget.used() <= budget.limit());
-    }
-    conn.finish(packet + 1, 0, &mut Check);
-    assert_eq!(conn.buffered(), 0);
-    drop(conn);
-    assert_eq!(budget.used(), 0);
+    mqtt_ids_mqtt::fuzzing::replay_stream(data, acks, &mut Check);
 }
 
 /// `mqtt_stream` crash-921b636e (2026-11-21): a message whose first byte arrived in a late

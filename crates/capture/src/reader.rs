@@ -275,6 +275,24 @@ impl<R: Read> CaptureReader<R> {
         ReadError::new(&self.source, offset, packet, kind)
     }
 
+    /// Makes the `n`-byte start of the next record available: `Ok(false)` when the input ends
+    /// cleanly between records, a truncation error when it ends inside one.
+    fn fill_or_end(
+        &mut self,
+        n: usize,
+        offset: u64,
+        number: u64,
+        what: &'static str,
+    ) -> Result<bool, ReadError> {
+        if self.fill(n)? {
+            Ok(true)
+        } else if self.available() == 0 {
+            Ok(false)
+        } else {
+            Err(self.truncated(offset, Some(number), what, n as u64))
+        }
+    }
+
     /// The input ended `available()` bytes into a `what` that needs `needed` bytes.
     fn truncated(
         &self,
@@ -417,16 +435,8 @@ impl<R: Read> CaptureReader<R> {
         };
         let number = self.packets + 1;
         let offset = self.offset;
-        if !self.fill(record_len)? {
-            if self.available() == 0 {
-                return Ok(None);
-            }
-            return Err(self.truncated(
-                offset,
-                Some(number),
-                "pcap record header",
-                record_len as u64,
-            ));
+        if !self.fill_or_end(record_len, offset, number, "pcap record header")? {
+            return Ok(None);
         }
         let h = &self.buf[self.pos..self.pos + record_len];
         let ts_sec = u32_at(h, 0, big_endian);
@@ -472,16 +482,8 @@ impl<R: Read> CaptureReader<R> {
         loop {
             let offset = self.offset;
             let number = self.packets + 1;
-            if !self.fill(BLOCK_OVERHEAD)? {
-                if self.available() == 0 {
-                    return Ok(None);
-                }
-                return Err(self.truncated(
-                    offset,
-                    Some(number),
-                    "pcapng block header",
-                    BLOCK_OVERHEAD as u64,
-                ));
+            if !self.fill_or_end(BLOCK_OVERHEAD, offset, number, "pcapng block header")? {
+                return Ok(None);
             }
             let head = &self.buf[self.pos..self.pos + BLOCK_OVERHEAD];
             let is_shb = head[..4] == [0x0A, 0x0D, 0x0D, 0x0A];

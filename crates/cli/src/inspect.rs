@@ -182,7 +182,6 @@ fn inspect_file(file: &str, args: &Args) -> Report {
     tracker.finish(last_number, last_ts, &mut report.mqtt);
     report.mqtt_tracker = tracker.stats();
     report.interface_link_types = reader.interfaces().iter().map(|i| i.link_type).collect();
-    report.interface_link_types.dedup();
     report
 }
 

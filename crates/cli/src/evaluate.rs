@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use mqtt_ids_learn::estimator::presets;
 use mqtt_ids_learn::metrics::ClassificationReport;
-use mqtt_ids_learn::{evaluate, table, Evaluation, ModelParams, Protocol};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use mqtt_ids_learn::{evaluate_with_progress, table, Evaluation, ModelParams, Protocol};
 
 use crate::learn_args::TableArgs;
 use crate::{progress, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
@@ -79,7 +81,10 @@ pub fn run(args: &Args) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let ds = match table::read_csv_files(&args.table.data, &options) {
+    let reading = progress::spinner(&format!("reading {} table(s)", args.table.data.len()));
+    let ds = table::read_csv_files(&args.table.data, &options);
+    reading.finish_and_clear();
+    let ds = match ds {
         Ok(ds) => ds,
         Err(e) => {
             eprintln!("mqtt-ids evaluate: {e}");
@@ -88,12 +93,31 @@ pub fn run(args: &Args) -> u8 {
     };
     let mut results: Vec<Evaluation> = Vec::new();
     for params in &all_params {
-        let bar = progress::steps(params.kind());
-        let result = evaluate(params, &ds, &protocol, &mut |done, total, label| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-            bar.set_message(format!("{} {label}", params.kind()));
-        });
+        // One bar per model over all its splits: split `i` of `n` covers [i/n, (i+1)/n) and
+        // its fit's steps fill that share.
+        const SCALE: u64 = 1000;
+        let bar = progress::fraction(params.kind());
+        let (split, n_splits) = (AtomicUsize::new(0), AtomicUsize::new(1));
+        let result = evaluate_with_progress(
+            params,
+            &ds,
+            &protocol,
+            &mut |done, total, label| {
+                split.store(done, Ordering::Relaxed);
+                n_splits.store(total.max(1), Ordering::Relaxed);
+                bar.set_length(total.max(1) as u64 * SCALE);
+                bar.set_position(done as u64 * SCALE);
+                bar.set_message(if done < total {
+                    format!("{} {label} ({}/{total})", params.kind(), done + 1)
+                } else {
+                    format!("{} {label}", params.kind())
+                });
+            },
+            &|done, total| {
+                let within = done as u64 * SCALE / total.max(1) as u64;
+                bar.set_position(split.load(Ordering::Relaxed) as u64 * SCALE + within);
+            },
+        );
         bar.finish_and_clear();
         match result {
             Ok(e) => results.push(e),

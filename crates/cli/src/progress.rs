@@ -38,7 +38,7 @@ pub fn spinner(message: &str) -> ProgressBar {
     bar
 }
 
-/// A bar over a known number of steps (splits, folds). Hidden unless standard error is a
+/// A bar over a known number of steps (trees, epochs, iterations). Hidden unless standard error is a
 /// terminal.
 pub fn steps(name: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
@@ -46,7 +46,22 @@ pub fn steps(name: &str) -> ProgressBar {
     }
     ProgressBar::with_draw_target(Some(1), ProgressDrawTarget::stderr())
         .with_style(
-            ProgressStyle::with_template("{msg:30!} [{bar:30}] {pos}/{len} {elapsed}")
+            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed} eta {eta}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        )
+        .with_message(name.to_string())
+}
+
+/// A bar showing a fraction of the work done, in percent (a fit spread over several splits).
+/// Hidden unless standard error is a terminal.
+pub fn fraction(name: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    ProgressBar::with_draw_target(Some(1), ProgressDrawTarget::stderr())
+        .with_style(
+            ProgressStyle::with_template("{msg:30!} [{bar:30}] {percent:>3}% {elapsed} eta {eta}")
                 .expect("valid template")
                 .progress_chars("=> "),
         )

@@ -44,21 +44,27 @@ pub fn run(args: &Args) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let ds = match table::read_csv_files(&args.table.data, &options) {
+    let reading = progress::spinner(&format!("reading {} table(s)", args.table.data.len()));
+    let ds = table::read_csv_files(&args.table.data, &options);
+    reading.finish_and_clear();
+    let ds = match ds {
         Ok(ds) => ds,
         Err(e) => {
             eprintln!("mqtt-ids train: {e}");
             return EXIT_FAILURE;
         }
     };
-    let bar = progress::spinner(&format!(
+    let bar = progress::steps(&format!(
         "fitting {} on {} rows x {} features",
         params.kind(),
         ds.records.n_rows(),
         ds.feature_names.len()
     ));
     let start = Instant::now();
-    let fitted = params.fit(&ds);
+    let fitted = params.fit_with_progress(&ds, &|done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    });
     bar.finish_and_clear();
     let model = match fitted {
         Ok(m) => m,

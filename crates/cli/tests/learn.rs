@@ -78,3 +78,64 @@ fn unknown_model_or_table_is_a_usage_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(64));
 }
+
+/// Piped standard error gets no progress bar: `train` writes its one summary line, `evaluate`
+/// nothing (no carriage returns, no terminal escapes).
+#[test]
+fn progress_stays_quiet_when_piped() {
+    let model = temp("quiet.json");
+    let out = bin()
+        .args(["train", "--model", "lr", "--table", "label:target", "-o"])
+        .arg(&model)
+        .arg(table())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err:?}");
+    assert!(err.contains("fitted in"), "{err:?}");
+    assert!(!err.contains(['\r', '\x1b']), "{err:?}");
+    let out = bin()
+        .args(["evaluate", "--models", "nb,lr", "--protocol", "mqttset2020"])
+        .args(["--table", "label:target"])
+        .arg(table())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        out.stderr.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_file(model);
+}
+
+/// On a terminal (util-linux `script` gives the command one) the bar is drawn: the fit's steps
+/// appear as `done/total`. Skipped where `script` is missing.
+#[test]
+fn progress_is_drawn_on_a_terminal() {
+    let Ok(probe) = Command::new("script").arg("--version").output() else {
+        eprintln!("skipped: no `script` command");
+        return;
+    };
+    if !probe.status.success() {
+        eprintln!("skipped: `script` did not run");
+        return;
+    }
+    let model = temp("tty.json");
+    let command = format!(
+        "{} train --model svm-linear --table label:target -o {} {}",
+        env!("CARGO_BIN_EXE_mqtt-ids"),
+        model.display(),
+        table().display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(screen.contains("fitting svm-linear"), "{screen:?}");
+    assert!(screen.contains("fitted in"), "{screen:?}");
+    let _ = std::fs::remove_file(model);
+}

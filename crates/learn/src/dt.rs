@@ -3,7 +3,7 @@
 
 use crate::dataset::{Dataset, Matrix};
 use crate::error::{invalid, Result};
-use crate::model::{map_rows, Classifier, Fit, FitInfo, ParamGuard};
+use crate::model::{map_rows, no_progress, Classifier, Fit, FitInfo, ParamGuard, Progress};
 use crate::tree::{self, Binned, Criterion, GrowParams, Target, Tree};
 use serde::{Deserialize, Serialize};
 
@@ -158,6 +158,14 @@ pub(crate) fn class_frequencies(_rows: &[u32], stats: &[f64]) -> Vec<f32> {
 impl Fit for DecisionTreeValidParams {
     type Fitted = DecisionTree;
     fn fit(&self, ds: &Dataset) -> Result<DecisionTree> {
+        self.fit_with_progress(ds, &no_progress)
+    }
+}
+
+impl DecisionTreeValidParams {
+    /// [`Fit::fit`], reporting the rows that reached a leaf (out of all rows), at most once per
+    /// percent.
+    pub fn fit_with_progress(&self, ds: &Dataset, progress: Progress) -> Result<DecisionTree> {
         ds.check_fittable()?;
         let p = &self.0;
         let binned = Binned::fit(&ds.records, p.random_state);
@@ -174,7 +182,9 @@ impl Fit for DecisionTreeValidParams {
             max_features: p.max_features.resolve(ds.n_features()),
         };
         let weights = vec![1.0f32; ds.n_rows()];
-        let rows: Vec<u32> = (0..ds.n_rows() as u32).collect();
+        let n = ds.n_rows();
+        let rows: Vec<u32> = (0..n as u32).collect();
+        let (mut settled, mut reported) = (0usize, 0usize);
         let mut grown = tree::grow(
             &binned,
             &target,
@@ -183,7 +193,14 @@ impl Fit for DecisionTreeValidParams {
             &grow,
             k,
             p.random_state,
-            class_frequencies,
+            |leaf_rows, stats| {
+                settled += leaf_rows.len();
+                if settled * 100 / n > reported * 100 / n || settled == n {
+                    reported = settled;
+                    progress(settled, n);
+                }
+                class_frequencies(leaf_rows, stats)
+            },
         );
         tree::normalise(&mut grown.importances);
         Ok(DecisionTree {

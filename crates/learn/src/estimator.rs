@@ -135,33 +135,34 @@ impl ModelParams {
         self.fit_with_progress(ds, &no_progress)
     }
 
-    /// Checks the parameters, then fits, reporting `progress(done, total)` per tree (rf), stage
-    /// (gb) or epoch (mlp); other kinds report `(1, 1)` once fitted.
+    /// Checks the parameters, then fits, reporting `progress(done, total)` per tree (rf),
+    /// stage (gb), epoch (mlp), L-BFGS iteration (lr), pass (svm-linear), pair of classes
+    /// (svm-rbf) or rows settled in leaves (dt); nb and knn, whose fits are one pass over the
+    /// rows, report `(1, 1)` once fitted. The last report is always `(total, total)`.
     pub fn fit_with_progress(&self, ds: &Dataset, progress: Progress) -> Result<Model> {
         let model = match self {
-            ModelParams::Nb(p) => Model::Nb(p.clone().check()?.fit(ds)?),
-            ModelParams::Lr(p) => Model::Lr(p.clone().check()?.fit(ds)?),
-            ModelParams::Dt(p) => Model::Dt(p.clone().check()?.fit(ds)?),
-            ModelParams::Rf(p) => {
-                return Ok(Model::Rf(
-                    p.clone().check()?.fit_with_progress(ds, progress)?,
-                ))
+            ModelParams::Nb(p) => {
+                let m = Model::Nb(p.clone().check()?.fit(ds)?);
+                progress(1, 1);
+                m
             }
-            ModelParams::Gb(p) => {
-                return Ok(Model::Gb(
-                    p.clone().check()?.fit_with_progress(ds, progress)?,
-                ))
+            ModelParams::Knn(p) => {
+                let m = Model::Knn(p.clone().check()?.fit(ds)?);
+                progress(1, 1);
+                m
             }
-            ModelParams::Knn(p) => Model::Knn(p.clone().check()?.fit(ds)?),
-            ModelParams::SvmLinear(p) => Model::SvmLinear(p.clone().check()?.fit(ds)?),
-            ModelParams::Mlp(p) => {
-                return Ok(Model::Mlp(
-                    p.clone().check()?.fit_with_progress(ds, progress)?,
-                ))
+            ModelParams::Lr(p) => Model::Lr(p.clone().check()?.fit_with_progress(ds, progress)?),
+            ModelParams::Dt(p) => Model::Dt(p.clone().check()?.fit_with_progress(ds, progress)?),
+            ModelParams::Rf(p) => Model::Rf(p.clone().check()?.fit_with_progress(ds, progress)?),
+            ModelParams::Gb(p) => Model::Gb(p.clone().check()?.fit_with_progress(ds, progress)?),
+            ModelParams::SvmLinear(p) => {
+                Model::SvmLinear(p.clone().check()?.fit_with_progress(ds, progress)?)
             }
-            ModelParams::SvmRbf(p) => Model::SvmRbf(p.clone().check()?.fit(ds)?),
+            ModelParams::Mlp(p) => Model::Mlp(p.clone().check()?.fit_with_progress(ds, progress)?),
+            ModelParams::SvmRbf(p) => {
+                Model::SvmRbf(p.clone().check()?.fit_with_progress(ds, progress)?)
+            }
         };
-        progress(1, 1);
         Ok(model)
     }
 }
@@ -225,6 +226,30 @@ impl Classifier for Model {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dataset::tests::blobs;
+    use std::sync::Mutex;
+
+    #[test]
+    fn every_kind_reports_progress_ending_at_its_total() {
+        let ds = blobs(60, 3);
+        for kind in KINDS {
+            let params = ModelParams::from_name(kind, None).unwrap();
+            let calls = Mutex::new(Vec::new());
+            params
+                .fit_with_progress(&ds, &|done, total| {
+                    calls.lock().unwrap().push((done, total))
+                })
+                .unwrap();
+            let calls = calls.into_inner().unwrap();
+            let &(done, total) = calls.last().unwrap_or_else(|| panic!("{kind}: no report"));
+            assert_eq!(done, total, "{kind}: last report {calls:?}");
+            assert!(calls.iter().all(|&(d, t)| d <= t && t == total), "{kind}");
+            // Iterative kinds report more than the final step.
+            if !matches!(*kind, "nb" | "knn") {
+                assert!(calls.len() > 1, "{kind}: {calls:?}");
+            }
+        }
+    }
 
     #[test]
     fn every_kind_and_preset_builds_and_unknown_names_are_explained() {

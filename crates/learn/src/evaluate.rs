@@ -15,7 +15,7 @@ use crate::dataset::Dataset;
 use crate::error::{invalid, Result};
 use crate::estimator::ModelParams;
 use crate::metrics::{ClassificationReport, ConfusionMatrix};
-use crate::model::Classifier;
+use crate::model::{no_progress, Classifier, Progress};
 use crate::split::{self, Split};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -120,6 +120,7 @@ fn run_split(
     name: String,
     balance: Option<Option<usize>>,
     seed: u64,
+    fit_progress: Progress,
 ) -> Result<SplitResult> {
     let mut train = ds.select(&s.train);
     if let Some(n) = balance {
@@ -127,7 +128,7 @@ fn run_split(
     }
     let test = ds.select(&s.test);
     let t = Instant::now();
-    let model = params.fit(&train)?;
+    let model = params.fit_with_progress(&train, fit_progress)?;
     let fit_seconds = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let pred = model.predict(&test.records)?;
@@ -158,6 +159,19 @@ pub fn evaluate(
     ds: &Dataset,
     protocol: &Protocol,
     progress: &mut dyn FnMut(usize, usize, &str),
+) -> Result<Evaluation> {
+    evaluate_with_progress(params, ds, protocol, progress, &no_progress)
+}
+
+/// [`evaluate`], also passing `fit_progress` to each split's fit (see
+/// [`ModelParams::fit_with_progress`]): `progress` says which split is being fitted,
+/// `fit_progress` how far its fit is.
+pub fn evaluate_with_progress(
+    params: &ModelParams,
+    ds: &Dataset,
+    protocol: &Protocol,
+    progress: &mut dyn FnMut(usize, usize, &str),
+    fit_progress: Progress,
 ) -> Result<Evaluation> {
     let deduped;
     let ds = if protocol.dedupe {
@@ -198,7 +212,7 @@ pub fn evaluate(
     let mut hold_out = None;
     for (i, (name, s, seed)) in plan.into_iter().enumerate() {
         progress(i, total, &name);
-        let r = run_split(params, ds, &s, name, protocol.balance, seed)?;
+        let r = run_split(params, ds, &s, name, protocol.balance, seed, fit_progress)?;
         if r.split == "hold-out" {
             hold_out = Some(r);
         } else {

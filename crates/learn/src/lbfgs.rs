@@ -13,17 +13,20 @@ pub enum Stop {
     MaxIter,
 }
 
-/// Minimises `f`, which writes the gradient into its second argument and returns the value.
+/// Minimises `f`, which writes the gradient into its second argument and returns the value;
+/// `on_iter(k)` is called after the k-th iteration (for progress reports).
 /// Returns the minimiser, the number of iterations and why it stopped.
-pub fn minimize<F>(
+pub fn minimize<F, P>(
     mut f: F,
     x0: Vec<f64>,
     max_iter: usize,
     gtol: f64,
     ftol: f64,
+    mut on_iter: P,
 ) -> (Vec<f64>, usize, Stop)
 where
     F: FnMut(&[f64], &mut [f64]) -> f64,
+    P: FnMut(usize),
 {
     const M: usize = 10;
     let n = x0.len();
@@ -106,6 +109,7 @@ where
         std::mem::swap(&mut g, &mut g_new);
         let f_old = fx;
         fx = f_new;
+        on_iter(iter + 1);
         if (f_old - fx) / f_old.abs().max(fx.abs()).max(1.0) <= ftol {
             return (x, iter + 1, Stop::Objective);
         }
@@ -135,6 +139,7 @@ mod tests {
             500,
             1e-8,
             0.0,
+            |_| {},
         );
         assert_eq!(stop, Stop::Gradient, "after {iters} iterations");
         for (i, v) in x.iter().enumerate() {

@@ -58,6 +58,6 @@ mod gemm;
 pub use dataset::{Dataset, Matrix};
 pub use error::{Error, Result};
 pub use estimator::{Model, ModelParams};
-pub use evaluate::{evaluate, Evaluation, Protocol};
+pub use evaluate::{evaluate, evaluate_with_progress, Evaluation, Protocol};
 pub use model::{Classifier, Fit, ParamGuard, Progress};
 pub use persist::{FeatureSchema, ModelFile};

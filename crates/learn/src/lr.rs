@@ -6,7 +6,9 @@
 use crate::dataset::{Dataset, Matrix};
 use crate::error::{invalid, Result};
 use crate::lbfgs;
-use crate::model::{map_rows, softmax_into, Classifier, Fit, FitInfo, ParamGuard};
+use crate::model::{
+    map_rows, no_progress, softmax_into, Classifier, Fit, FitInfo, ParamGuard, Progress,
+};
 use crate::scaler::StandardScaler;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -103,6 +105,18 @@ const BLOCK: usize = 4096;
 impl Fit for LogisticRegressionValidParams {
     type Fitted = LogisticRegression;
     fn fit(&self, ds: &Dataset) -> Result<LogisticRegression> {
+        self.fit_with_progress(ds, &no_progress)
+    }
+}
+
+impl LogisticRegressionValidParams {
+    /// [`Fit::fit`], reporting each L-BFGS iteration (out of `max_iter`; convergence ends
+    /// sooner, and the last report is then `(max_iter, max_iter)`).
+    pub fn fit_with_progress(
+        &self,
+        ds: &Dataset,
+        progress: Progress,
+    ) -> Result<LogisticRegression> {
         ds.check_fittable()?;
         let p = &self.0;
         let scaler = StandardScaler::fit(&ds.records);
@@ -200,7 +214,9 @@ impl Fit for LogisticRegressionValidParams {
             p.max_iter,
             p.tol,
             64.0 * f64::EPSILON,
+            |iter| progress(iter.min(p.max_iter - 1), p.max_iter),
         );
+        progress(p.max_iter, p.max_iter);
         Ok(LogisticRegression {
             info: FitInfo::of(ds),
             scaler,

@@ -392,6 +392,10 @@ impl MlpValidParams {
                 break;
             }
         }
+        if loss_curve.len() < p.max_iter {
+            // Stopped early: the fit is complete.
+            progress(p.max_iter, p.max_iter);
+        }
         Ok(Mlp {
             info: FitInfo::of(ds),
             scaler,

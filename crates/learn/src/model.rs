@@ -20,8 +20,9 @@ pub trait Fit {
     fn fit(&self, dataset: &Dataset) -> Result<Self::Fitted>;
 }
 
-/// Progress of a long fit: `progress(done, total)` after each tree (rf), stage (gb) or epoch
-/// (mlp); called from worker threads, so it must be `Sync`.
+/// Progress of a long fit: `progress(done, total)` after each step (tree, stage, epoch,
+/// iteration, pass: see [`crate::ModelParams::fit_with_progress`]); called from worker threads,
+/// so it must be `Sync`.
 pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
 
 /// A progress callback that ignores its reports.

@@ -7,11 +7,14 @@
 
 use crate::dataset::{Dataset, Matrix};
 use crate::error::{invalid, Result};
-use crate::model::{map_rows, softmax_into, Classifier, Fit, FitInfo, ParamGuard};
+use crate::model::{
+    map_rows, no_progress, softmax_into, Classifier, Fit, FitInfo, ParamGuard, Progress,
+};
 use crate::rng::Rng;
 use crate::scaler::StandardScaler;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Unchecked hyper-parameters of [`LinearSvc`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -103,7 +106,7 @@ fn dot(w: &[f64], x: &[f32]) -> f64 {
 
 /// Dual coordinate descent for one binary problem; `x` is n×d row-major without a bias column
 /// (f32: the passes visit rows in random order, so bytes per row set the speed), `y[i]` is ±1.
-/// Returns (w, b, passes).
+/// `on_pass()` is called after each pass. Returns (w, b, passes).
 #[allow(clippy::too_many_arguments)]
 fn solve_binary(
     x: &[f32],
@@ -113,6 +116,7 @@ fn solve_binary(
     eps: f64,
     max_iter: usize,
     seed: u64,
+    on_pass: &(dyn Fn() + Sync),
 ) -> (Vec<f64>, f64, usize) {
     let n = y.len();
     let diag = 0.5 / c; // squared hinge: D_ii = 1/(2C), no upper bound on alpha.
@@ -181,6 +185,7 @@ fn solve_binary(
             active.retain(|&i| !shrunk[i]);
         }
         iter += 1;
+        on_pass();
         if pg_max - pg_min <= eps {
             if active.len() == n {
                 break;
@@ -200,6 +205,15 @@ fn solve_binary(
 impl Fit for LinearSvcValidParams {
     type Fitted = LinearSvc;
     fn fit(&self, ds: &Dataset) -> Result<LinearSvc> {
+        self.fit_with_progress(ds, &no_progress)
+    }
+}
+
+impl LinearSvcValidParams {
+    /// [`Fit::fit`], reporting each pass over the rows of each one-vs-rest problem (out of
+    /// `max_iter` per problem; a problem that converges sooner reports its remaining passes
+    /// at once).
+    pub fn fit_with_progress(&self, ds: &Dataset, progress: Progress) -> Result<LinearSvc> {
         ds.check_fittable()?;
         let p = &self.0;
         let scaler = StandardScaler::fit(&ds.records);
@@ -207,6 +221,12 @@ impl Fit for LinearSvcValidParams {
         let d = x.n_cols();
         let k = ds.n_classes();
         let columns: Vec<usize> = if k == 2 { vec![1] } else { (0..k).collect() };
+        let total = columns.len() * p.max_iter;
+        let done = AtomicUsize::new(0);
+        let advance = |passes: usize| {
+            let now = done.fetch_add(passes, Ordering::Relaxed) + passes;
+            progress(now, total);
+        };
         let solved: Vec<(Vec<f64>, f64, usize)> = columns
             .par_iter()
             .map(|&c| {
@@ -215,7 +235,7 @@ impl Fit for LinearSvcValidParams {
                     .iter()
                     .map(|&t| if t == c { 1.0 } else { -1.0 })
                     .collect();
-                solve_binary(
+                let solved = solve_binary(
                     x.as_slice(),
                     d,
                     &y,
@@ -223,7 +243,12 @@ impl Fit for LinearSvcValidParams {
                     p.tol,
                     p.max_iter,
                     Rng::derive(p.random_state, c as u64).next_u64(),
-                )
+                    &|| advance(1),
+                );
+                if solved.2 < p.max_iter {
+                    advance(p.max_iter - solved.2);
+                }
+                solved
             })
             .collect();
         Ok(LinearSvc {

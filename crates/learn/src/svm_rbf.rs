@@ -12,13 +12,14 @@
 use crate::dataset::{Dataset, Matrix};
 use crate::error::{invalid, Result};
 use crate::gemm::sgemm;
-use crate::model::{Classifier, Fit, FitInfo, ParamGuard};
+use crate::model::{no_progress, Classifier, Fit, FitInfo, ParamGuard, Progress};
 use crate::rng::Rng;
 use crate::scaler::StandardScaler;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Unchecked hyper-parameters of [`Svc`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -379,6 +380,13 @@ fn stratified_subsample(
 impl Fit for SvcValidParams {
     type Fitted = Svc;
     fn fit(&self, ds: &Dataset) -> Result<Svc> {
+        self.fit_with_progress(ds, &no_progress)
+    }
+}
+
+impl SvcValidParams {
+    /// [`Fit::fit`], reporting each solved one-vs-one pair of classes.
+    pub fn fit_with_progress(&self, ds: &Dataset, progress: Progress) -> Result<Svc> {
         ds.check_fittable()?;
         let p = &self.0;
         let k = ds.n_classes();
@@ -408,6 +416,7 @@ impl Fit for SvcValidParams {
                 pair_list.push((ca, cb));
             }
         }
+        let done = AtomicUsize::new(0);
         let solved: Vec<SolvedPair> = pair_list
             .par_iter()
             .map(|&(ca, cb)| {
@@ -431,6 +440,7 @@ impl Fit for SvcValidParams {
                     .filter(|(_, c)| *c != 0.0)
                     .map(|(&i, c)| (i, c))
                     .unzip();
+                progress(done.fetch_add(1, Ordering::Relaxed) + 1, pair_list.len());
                 (ca, cb, sv, coef, rho)
             })
             .collect();

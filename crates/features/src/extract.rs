@@ -1,0 +1,226 @@
+//! The one pass: read → decode → MQTT tracker and flow table → rows of every requested set.
+//!
+//! Input faults stop the pass where they are and are reported; everything before them is
+//! processed and every output is completed (flows held open are written at the end). Output
+//! faults (disk full, closed pipe) end the pass with an error.
+
+use std::io::{self, Write};
+
+use mqtt_ids_capture::{self as capture, AnyReader, LinkType, ReadError};
+use mqtt_ids_flows::{FlowConfig, FlowStats, FlowTable};
+use mqtt_ids_mqtt::{MessageEvent, Tracker, TrackerConfig, TrackerStats, Visitor};
+
+use crate::label::Labeler;
+use crate::parquet::ParquetSink;
+use crate::sets::flows::FlowRows;
+use crate::sets::mqttset::MqttsetSet;
+use crate::sets::packet::PacketSet;
+use crate::sets::FrameSet;
+use crate::sink::{CsvSink, RowSink};
+
+/// Options shaping the rows.
+#[derive(Clone, Debug, Default)]
+pub struct ExtractOptions {
+    /// How TCP connections are recognised as MQTT.
+    pub tracker: TrackerConfig,
+    /// Flow definition and caps.
+    pub flows: FlowConfig,
+    /// Labels.
+    pub labels: Labeler,
+}
+
+/// One output: CSV to any writer, or Parquet to a file.
+pub enum Output {
+    /// CSV.
+    Csv(CsvSink<Box<dyn Write + Send>>),
+    /// Parquet.
+    Parquet(ParquetSink),
+}
+
+impl Output {
+    /// Rows written.
+    pub fn rows(&self) -> u64 {
+        match self {
+            Output::Csv(s) => s.rows(),
+            Output::Parquet(s) => s.rows(),
+        }
+    }
+
+    /// Completes the output (flush; Parquet footer).
+    pub fn finish(self) -> io::Result<()> {
+        match self {
+            Output::Csv(s) => s.finish().map(|_| ()),
+            Output::Parquet(s) => s.finish(),
+        }
+    }
+}
+
+macro_rules! delegate {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            Output::Csv($s) => $e,
+            Output::Parquet($s) => $e,
+        }
+    };
+}
+
+impl RowSink for Output {
+    fn null(&mut self) {
+        delegate!(self, s => s.null())
+    }
+    fn uint(&mut self, v: u64) {
+        delegate!(self, s => s.uint(v))
+    }
+    fn int(&mut self, v: i64) {
+        delegate!(self, s => s.int(v))
+    }
+    fn float(&mut self, v: f64) {
+        delegate!(self, s => s.float(v))
+    }
+    fn str(&mut self, v: &str) {
+        delegate!(self, s => s.str(v))
+    }
+    fn bytes(&mut self, v: &[u8]) {
+        delegate!(self, s => s.bytes(v))
+    }
+    fn end_row(&mut self) -> io::Result<()> {
+        delegate!(self, s => s.end_row())
+    }
+}
+
+/// The outputs of one pass; `None` for sets not requested.
+#[derive(Default)]
+pub struct Outputs {
+    /// `packet` rows.
+    pub packet: Option<Output>,
+    /// `uniflow` rows.
+    pub uniflow: Option<Output>,
+    /// `biflow` rows.
+    pub biflow: Option<Output>,
+    /// `mqttset` rows.
+    pub mqttset: Option<Output>,
+}
+
+/// What one pass saw.
+#[derive(Debug, Default)]
+pub struct ExtractReport {
+    /// Packets read.
+    pub packets: u64,
+    /// Input bytes consumed.
+    pub bytes_read: u64,
+    /// The fault that stopped reading, if any (everything before it was processed).
+    pub input_error: Option<ReadError>,
+    /// Link types met that cannot be decoded, with the first packet of each.
+    pub unsupported_link_types: Vec<(LinkType, u64)>,
+    /// MQTT tracker counters (zero when no set needs MQTT).
+    pub mqtt: TrackerStats,
+    /// Flow table counters (zero when no flow set was requested).
+    pub flows: FlowStats,
+}
+
+/// Fans MQTT messages out to the per-packet sets.
+struct Fanout<'a> {
+    packet: Option<&'a mut PacketSet>,
+    mqttset: Option<&'a mut MqttsetSet>,
+}
+
+impl Visitor for Fanout<'_> {
+    fn on_message(&mut self, event: &MessageEvent<'_>) {
+        if let Some(set) = self.packet.as_deref_mut() {
+            set.on_message(event);
+        }
+        if let Some(set) = self.mqttset.as_deref_mut() {
+            set.on_message(event);
+        }
+    }
+}
+
+/// A sink type for absent outputs (never written to).
+type NoSink = Output;
+
+/// Runs one pass over `reader`, writing every requested set to `outputs`. `progress` is called
+/// now and then with the input bytes consumed so far.
+pub fn extract(
+    reader: &mut AnyReader,
+    options: &ExtractOptions,
+    outputs: &mut Outputs,
+    progress: &mut dyn FnMut(u64),
+) -> io::Result<ExtractReport> {
+    let mut report = ExtractReport::default();
+    let mut packet_set = outputs.packet.is_some().then(PacketSet::new);
+    let mut mqttset_set = outputs.mqttset.is_some().then(MqttsetSet::new);
+    let needs_mqtt = packet_set.is_some() || mqttset_set.is_some();
+    let needs_flows = outputs.uniflow.is_some() || outputs.biflow.is_some();
+    let mut tracker = needs_mqtt.then(|| Tracker::new(options.tracker.clone()));
+    let mut flows = needs_flows.then(|| FlowTable::new(options.flows.clone()));
+    let labels = &options.labels;
+    let (mut last_number, mut last_ts) = (0u64, 0i64);
+    let mut last_progress = 0u64;
+    loop {
+        let frame = match reader.next_frame() {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(e) => {
+                report.input_error = Some(e);
+                break;
+            }
+        };
+        if !frame.link_type.is_supported()
+            && !report
+                .unsupported_link_types
+                .iter()
+                .any(|(l, _)| *l == frame.link_type)
+        {
+            report
+                .unsupported_link_types
+                .push((frame.link_type, frame.number));
+        }
+        let packet = capture::decode(frame);
+        report.packets += 1;
+        (last_number, last_ts) = (packet.frame.number, packet.frame.ts_ns);
+        if let Some(tracker) = tracker.as_mut() {
+            let mut fanout = Fanout {
+                packet: packet_set.as_mut(),
+                mqttset: mqttset_set.as_mut(),
+            };
+            let mqtt = tracker.on_packet(&packet, &mut fanout);
+            if let (Some(set), Some(out)) = (packet_set.as_mut(), outputs.packet.as_mut()) {
+                set.end_packet(&packet, mqtt, labels, out)?;
+            }
+            if let (Some(set), Some(out)) = (mqttset_set.as_mut(), outputs.mqttset.as_mut()) {
+                set.end_packet(&packet, mqtt, labels, out)?;
+            }
+        }
+        if let Some(table) = flows.as_mut() {
+            let mut rows: FlowRows<'_, NoSink, NoSink> =
+                FlowRows::new(outputs.uniflow.as_mut(), outputs.biflow.as_mut(), labels);
+            table.on_packet(&packet, &mut rows);
+            if let Some(e) = rows.take_error() {
+                return Err(e);
+            }
+        }
+        let read = reader.bytes_read();
+        if read - last_progress >= 1 << 20 {
+            last_progress = read;
+            progress(read);
+        }
+    }
+    report.bytes_read = reader.bytes_read();
+    progress(report.bytes_read);
+    if let Some(mut tracker) = tracker {
+        // Messages completed at the end of the capture have no packet of their own left.
+        let mut ignore = |_: &MessageEvent<'_>| {};
+        tracker.finish(last_number, last_ts, &mut ignore);
+        report.mqtt = tracker.stats();
+    }
+    if let Some(mut table) = flows {
+        let mut rows: FlowRows<'_, NoSink, NoSink> =
+            FlowRows::new(outputs.uniflow.as_mut(), outputs.biflow.as_mut(), labels);
+        table.finish(&mut rows);
+        if let Some(e) = rows.take_error() {
+            return Err(e);
+        }
+        report.flows = table.stats();
+    }
+    Ok(report)
+}

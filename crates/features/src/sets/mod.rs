@@ -1,0 +1,86 @@
+//! The four feature sets.
+//!
+//! `packet` and `mqttset` have one row per packet ([`FrameSet`]): the driver feeds them every MQTT
+//! message the packet completes (during [`mqtt_ids_mqtt::Tracker::on_packet`]), then asks for the
+//! packet's row. `uniflow` and `biflow` come from one [`mqtt_ids_flows::FlowTable`] ([`flows`]).
+
+use std::io;
+
+use mqtt_ids_capture::Packet;
+use mqtt_ids_mqtt::MessageEvent;
+
+use crate::label::Labeler;
+use crate::schema::Schema;
+use crate::sink::RowSink;
+
+pub mod flows;
+pub mod mqttset;
+pub mod packet;
+
+/// A feature set with (at most) one row per packet.
+pub trait FrameSet {
+    /// Its schema.
+    fn schema(&self) -> Schema;
+    /// A message completed by the packet being processed (called zero or more times between
+    /// two [`FrameSet::end_packet`] calls). The message borrows reassembly buffers: copy what
+    /// is needed.
+    fn on_message(&mut self, event: &MessageEvent<'_>);
+    /// The packet is done: write its row when the set has one for it, and reset the per-packet
+    /// state. `mqtt` tells whether the MQTT tracker took the packet as part of an MQTT
+    /// connection.
+    fn end_packet<S: RowSink>(
+        &mut self,
+        packet: &Packet<'_>,
+        mqtt: bool,
+        labels: &Labeler,
+        sink: &mut S,
+    ) -> io::Result<()>;
+}
+
+/// The sets `--set` accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SetKind {
+    /// Hindy Table 1, packet level.
+    Packet,
+    /// Hindy Table 1, uni-directional flows.
+    Uniflow,
+    /// Hindy Table 1, bi-directional flows.
+    Biflow,
+    /// Vaccari Table 4: 33 tshark fields and `target`.
+    Mqttset,
+}
+
+impl SetKind {
+    /// All sets, in output order.
+    pub const ALL: [SetKind; 4] = [
+        SetKind::Packet,
+        SetKind::Uniflow,
+        SetKind::Biflow,
+        SetKind::Mqttset,
+    ];
+
+    /// The name `--set` takes and output files start with.
+    pub fn name(self) -> &'static str {
+        match self {
+            SetKind::Packet => "packet",
+            SetKind::Uniflow => "uniflow",
+            SetKind::Biflow => "biflow",
+            SetKind::Mqttset => "mqttset",
+        }
+    }
+
+    /// Parses a set name.
+    pub fn parse(name: &str) -> Option<SetKind> {
+        SetKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The set's schema.
+    pub fn schema(self) -> Schema {
+        match self {
+            SetKind::Packet => packet::SCHEMA,
+            SetKind::Uniflow => flows::UNIFLOW_SCHEMA,
+            SetKind::Biflow => flows::BIFLOW_SCHEMA,
+            SetKind::Mqttset => mqttset::SCHEMA,
+        }
+    }
+}

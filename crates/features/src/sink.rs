@@ -1,0 +1,276 @@
+//! Where rows go. A feature set writes each row field by field, in its schema's column order, then
+//! ends the row; the sink renders (CSV) or buffers typed columns (Parquet). No allocation per row.
+
+use std::io::{self, Write};
+
+use crate::schema::{ColumnType, Schema};
+
+/// Receives rows field by field, in schema order.
+pub trait RowSink {
+    /// An absent value (CSV: the configured absent text; Parquet: null).
+    fn null(&mut self);
+    /// An unsigned integer (`UInt` and `Hex` columns; also accepted by `Int` and `Float`).
+    fn uint(&mut self, v: u64);
+    /// A signed integer (`Int` columns).
+    fn int(&mut self, v: i64);
+    /// A float (`Float` and `Fixed` columns).
+    fn float(&mut self, v: f64);
+    /// Text (`Str` columns).
+    fn str(&mut self, v: &str);
+    /// Bytes (`Bytes` columns).
+    fn bytes(&mut self, v: &[u8]);
+    /// Ends the row. Errors are the output's (disk full, closed pipe).
+    fn end_row(&mut self) -> io::Result<()>;
+}
+
+/// Writes `v` as Python's `repr(float)` does: shortest round-trip digits, a `.0` on integral
+/// values, exponent form below 1e-4 and from 1e16 with a signed two-digit exponent (`1e-05`,
+/// `1.5e+16`), `nan`, `inf`.
+pub fn write_float_py(out: &mut Vec<u8>, v: f64) {
+    if v.is_nan() {
+        out.extend_from_slice(b"nan");
+        return;
+    }
+    if v.is_infinite() {
+        out.extend_from_slice(if v > 0.0 { b"inf" } else { b"-inf" });
+        return;
+    }
+    // Rust's Debug picks the same digits and the same switch to exponent form as Python's repr
+    // (abs < 1e-4 or >= 1e16); only the exponent is spelled differently (`1e-5` vs `1e-05`).
+    let start = out.len();
+    let _ = write!(out, "{v:?}");
+    if let Some(e) = out[start..].iter().position(|&b| b == b'e') {
+        let e = start + e;
+        let (sign, digits_at) = match out.get(e + 1) {
+            Some(b'-') => (b'-', e + 2),
+            _ => (b'+', e + 1),
+        };
+        let digits: Vec<u8> = out[digits_at..].to_vec();
+        out.truncate(e + 1);
+        out.push(sign);
+        if digits.len() < 2 {
+            out.push(b'0');
+        }
+        out.extend_from_slice(&digits);
+    }
+}
+
+/// CSV per RFC 4180: comma-separated, CRLF-free (`\n` line ends as pandas and tshark write them),
+/// fields quoted when they hold a comma, quote, CR or LF, quotes doubled.
+pub struct CsvSink<W: Write> {
+    out: W,
+    schema: Schema,
+    /// Text written for absent values (`0` for the MQTTset set as published, empty otherwise).
+    absent: &'static str,
+    line: Vec<u8>,
+    column: usize,
+    rows: u64,
+}
+
+impl<W: Write> CsvSink<W> {
+    /// A sink that writes the header line at once.
+    pub fn new(mut out: W, schema: Schema, absent: &'static str) -> io::Result<Self> {
+        let mut line = Vec::with_capacity(256);
+        for (i, name) in schema.names().enumerate() {
+            if i > 0 {
+                line.push(b',');
+            }
+            push_text(&mut line, name.as_bytes());
+        }
+        line.push(b'\n');
+        out.write_all(&line)?;
+        line.clear();
+        Ok(CsvSink {
+            out,
+            schema,
+            absent,
+            line,
+            column: 0,
+            rows: 0,
+        })
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Flushes and returns the writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.out.flush()?;
+        Ok(self.out)
+    }
+
+    fn separator(&mut self) -> ColumnType {
+        if self.column > 0 {
+            self.line.push(b',');
+        }
+        let ty = self
+            .schema
+            .columns
+            .get(self.column)
+            .map_or(ColumnType::Str, |c| c.ty);
+        self.column += 1;
+        ty
+    }
+}
+
+fn push_text(line: &mut Vec<u8>, text: &[u8]) {
+    if text
+        .iter()
+        .any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+    {
+        line.push(b'"');
+        for &b in text {
+            if b == b'"' {
+                line.push(b'"');
+            }
+            line.push(b);
+        }
+        line.push(b'"');
+    } else {
+        line.extend_from_slice(text);
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+impl<W: Write> RowSink for CsvSink<W> {
+    fn null(&mut self) {
+        self.separator();
+        let absent = self.absent;
+        self.line.extend_from_slice(absent.as_bytes());
+    }
+
+    fn uint(&mut self, v: u64) {
+        match self.separator() {
+            ColumnType::Hex(width) => {
+                let _ = write!(self.line, "0x{v:0width$x}", width = usize::from(width));
+            }
+            ColumnType::Float => write_float_py(&mut self.line, v as f64),
+            _ => {
+                let _ = write!(self.line, "{v}");
+            }
+        }
+    }
+
+    fn int(&mut self, v: i64) {
+        self.separator();
+        let _ = write!(self.line, "{v}");
+    }
+
+    fn float(&mut self, v: f64) {
+        match self.separator() {
+            ColumnType::Fixed(decimals) => {
+                let _ = write!(self.line, "{v:.prec$}", prec = usize::from(decimals));
+            }
+            _ => write_float_py(&mut self.line, v),
+        }
+    }
+
+    fn str(&mut self, v: &str) {
+        self.separator();
+        push_text(&mut self.line, v.as_bytes());
+    }
+
+    fn bytes(&mut self, v: &[u8]) {
+        self.separator();
+        self.line.reserve(v.len() * 2);
+        for &b in v {
+            self.line.push(HEX[usize::from(b >> 4)]);
+            self.line.push(HEX[usize::from(b & 15)]);
+        }
+    }
+
+    fn end_row(&mut self) -> io::Result<()> {
+        debug_assert_eq!(
+            self.column,
+            self.schema.columns.len(),
+            "row of set {} has the wrong number of fields",
+            self.schema.set
+        );
+        self.line.push(b'\n');
+        self.column = 0;
+        self.rows += 1;
+        let result = self.out.write_all(&self.line);
+        self.line.clear();
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Column;
+
+    fn py(v: f64) -> String {
+        let mut out = Vec::new();
+        write_float_py(&mut out, v);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn floats_render_as_python_repr() {
+        // Expected values: python3 -c 'print([repr(x) for x in (0.0, 1.0, 0.5, 1e-05, 0.0001,
+        //   1.5e16, 1e16, 9999999999999998.0, 123.456, -2e-07, 1/3)])'
+        let cases = [
+            (0.0, "0.0"),
+            (1.0, "1.0"),
+            (0.5, "0.5"),
+            (1e-05, "1e-05"),
+            (0.0001, "0.0001"),
+            (1.5e16, "1.5e+16"),
+            (1e16, "1e+16"),
+            (9999999999999998.0, "9999999999999998.0"),
+            (123.456, "123.456"),
+            (-2e-07, "-2e-07"),
+            (1.0 / 3.0, "0.3333333333333333"),
+            (1e-100, "1e-100"),
+            (f64::NAN, "nan"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(py(v), want, "{v:e}");
+        }
+    }
+
+    static COLUMNS: [Column; 6] = [
+        Column::new("a", ColumnType::UInt),
+        Column::new("b,c", ColumnType::Str),
+        Column::new("flags", ColumnType::Hex(4)),
+        Column::new("delta", ColumnType::Fixed(9)),
+        Column::new("msg", ColumnType::Bytes),
+        Column::new("x", ColumnType::Float),
+    ];
+    const SCHEMA: Schema = Schema {
+        set: "test",
+        version: 1,
+        columns: &COLUMNS,
+    };
+
+    #[test]
+    fn csv_quotes_and_renders_by_column_type() {
+        let mut sink = CsvSink::new(Vec::new(), SCHEMA, "0").unwrap();
+        sink.uint(7);
+        sink.str("say \"hi\", twice\n");
+        sink.uint(0x18);
+        sink.float(0.000_123);
+        sink.bytes(&[0x00, 0xab, 0x7f]);
+        sink.uint(3);
+        sink.end_row().unwrap();
+        sink.null();
+        sink.str("plain");
+        sink.null();
+        sink.null();
+        sink.null();
+        sink.float(2.5);
+        sink.end_row().unwrap();
+        assert_eq!(sink.rows(), 2);
+        let text = String::from_utf8(sink.finish().unwrap()).unwrap();
+        assert_eq!(
+            text,
+            "a,\"b,c\",flags,delta,msg,x\n\
+             7,\"say \"\"hi\"\", twice\n\",0x0018,0.000123000,00ab7f,3.0\n\
+             0,plain,0,0,0,2.5\n"
+        );
+    }
+}

@@ -15,6 +15,12 @@ pub struct TableArgs {
     /// Further columns to leave out (comma-separated).
     #[arg(long, value_delimiter = ',', value_name = "COLUMN,...")]
     pub exclude: Vec<String>,
+    /// Categorical columns to one-hot encode: one 0/1 column `COLUMN=value` per category seen
+    /// (comma-separated). Kept even where the table preset leaves the column out (Hindy et
+    /// al.'s code encoded the packet `protocol` so). Without it a text column is an error,
+    /// except under `mqttset2020`, which hashes its text fields.
+    #[arg(long = "one-hot", value_delimiter = ',', value_name = "COLUMN,...")]
+    pub one_hot: Vec<String>,
     /// Feature tables: our CSV output or the published dataset CSVs, unchanged.
     #[arg(required = true, value_name = "DATA")]
     pub data: Vec<PathBuf>,
@@ -44,7 +50,17 @@ impl TableArgs {
                 }
             },
         };
+        if let Some(both) = self.one_hot.iter().find(|c| self.exclude.contains(c)) {
+            return Err(format!(
+                "column '{both}' is given to both --exclude and --one-hot"
+            ));
+        }
         options.exclude.extend(self.exclude.iter().cloned());
+        for column in &self.one_hot {
+            if !options.one_hot.contains(column) {
+                options.one_hot.push(column.clone());
+            }
+        }
         Ok(options)
     }
 }

@@ -139,3 +139,48 @@ fn progress_is_drawn_on_a_terminal() {
     assert!(screen.contains("fitted in"), "{screen:?}");
     let _ = std::fs::remove_file(model);
 }
+
+/// A text column is refused with a way out; `--one-hot` turns it into indicator columns that the
+/// model file lists; naming it in `--exclude` too is a usage error.
+#[test]
+fn one_hot_encodes_a_text_column_and_text_is_otherwise_refused() {
+    let csv = temp("packets.csv");
+    let mut text = String::from("length,protocol,target\n");
+    for i in 0..60 {
+        let (protocol, class) = if i % 3 == 0 {
+            ("MQTT", "scan")
+        } else {
+            ("TCP", "normal")
+        };
+        text.push_str(&format!("{},{protocol},{class}\n", 40 + i % 7));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let model = temp("onehot.json");
+    let run = |extra: &[&str]| {
+        bin()
+            .args(["train", "--model", "dt", "--table", "label:target", "-o"])
+            .arg(&model)
+            .args(extra)
+            .arg(&csv)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`protocol`") && err.contains("one-hot"),
+        "{err}"
+    );
+    let out = run(&["--one-hot", "protocol"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let file = mqtt_ids_learn::ModelFile::load(&model).unwrap();
+    assert_eq!(
+        file.feature_names,
+        vec!["length", "protocol=MQTT", "protocol=TCP"]
+    );
+    let out = run(&["--one-hot", "protocol", "--exclude", "protocol"]);
+    assert_eq!(out.status.code(), Some(64), "{out:?}");
+    let _ = std::fs::remove_file(csv);
+    let _ = std::fs::remove_file(model);
+}

@@ -4,7 +4,7 @@
 
 use crate::dataset::{Dataset, Matrix};
 use crate::error::{Error, Result};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 /// Where the class of a row comes from.
@@ -24,7 +24,10 @@ pub enum LabelSource {
     FileNameMatchingAttack { column: String, benign: String },
 }
 
-/// What to do with a cell that is neither a number, a `0x…` hexadecimal integer, `True`/`False` nor empty.
+/// What to do with a cell that is neither a number, a `0x…` hexadecimal integer, `True`/`False`
+/// nor empty, in a column that is neither hashed ([`TableOptions::hash_columns`]) nor one-hot
+/// encoded ([`TableOptions::one_hot`]). No text is ever dropped or turned into a number
+/// silently: it is refused, or hashed because the options say so.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TextPolicy {
     /// Stop with an error naming the file, line and column.
@@ -49,6 +52,11 @@ pub struct TableOptions {
     /// Columns whose values, with the file, identify a row's group (e.g. `tcp.stream`, or the
     /// addresses and ports of a connection); they may also be excluded from the features.
     pub group_columns: Vec<String>,
+    /// Categorical columns (text such as the packet `protocol`, or codes) replaced by one
+    /// indicator column per category seen, named `COLUMN=value`, in sorted order, where the
+    /// column stood (pandas' `get_dummies`); an empty cell sets no indicator. A column named
+    /// here must exist, and is kept even where `exclude` (a paper's preset) leaves it out.
+    pub one_hot: Vec<String>,
 }
 
 impl TableOptions {
@@ -61,6 +69,7 @@ impl TableOptions {
             hash_columns: Vec::new(),
             missing_value: 0.0,
             group_columns: Vec::new(),
+            one_hot: Vec::new(),
         }
     }
 
@@ -90,7 +99,8 @@ impl TableOptions {
     /// files, empty cells as −1 (`fillna(-1)`). Dropped: "source and destination IP addresses,
     /// protocol, and MQTT flags" as the paper says, and with them ports, the timestamp and the
     /// text summaries `ip_flags`/`tcp_flags`/`mqtt_flags` (the per-bit columns stay). Their code
-    /// kept ports and one-hot encoded the packet `protocol`; this preset does not.
+    /// kept ports and one-hot encoded the packet `protocol`; this preset does not, but adding
+    /// `protocol` to [`TableOptions::one_hot`] (`--one-hot protocol`) does it their way.
     pub fn hindy2020() -> Self {
         TableOptions {
             label: LabelSource::FileNameMatchingAttack {
@@ -121,6 +131,7 @@ impl TableOptions {
             hash_columns: Vec::new(),
             missing_value: -1.0,
             group_columns: Vec::new(),
+            one_hot: Vec::new(),
         }
     }
 
@@ -190,11 +201,13 @@ fn parse_cell(raw: &str, options: &TableOptions) -> std::result::Result<f32, &'s
     }
     match options.text {
         TextPolicy::Hash => Ok(fnv1a_24(s)),
-        TextPolicy::Error => Err("text; exclude the column or hash text columns"),
+        TextPolicy::Error => {
+            Err("text: exclude the column, one-hot encode it or hash it (see TableOptions)")
+        }
     }
 }
 
-fn group_id(file_index: usize, values: &[&str]) -> u64 {
+fn group_id(file_index: usize, values: &[String]) -> u64 {
     let mut h: u64 =
         0xCBF2_9CE4_8422_2325 ^ (file_index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     for v in values {
@@ -206,34 +219,125 @@ fn group_id(file_index: usize, values: &[&str]) -> u64 {
     h
 }
 
-/// Reads and concatenates CSV files into one dataset. Every file must have the same feature
-/// columns (after exclusion) in the same order. Classes are sorted by name.
-pub fn read_csv_files<P: AsRef<Path>>(paths: &[P], options: &TableOptions) -> Result<Dataset> {
-    if paths.is_empty() {
-        return Err(Error::Empty("no CSV file given".into()));
+/// One cell as a file holds it: CSV cells are all text; typed files (Parquet) give numbers
+/// directly. Text is read the same way whatever the file format.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Cell<'a> {
+    Missing,
+    Number(f64),
+    Text(&'a str),
+}
+
+/// A number written as text the way a CSV writer would (`6`, not `6.0`), for class names,
+/// group ids, hashed and one-hot columns that a typed file holds as numbers.
+fn number_text(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 9.0e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
     }
-    let mut feature_names: Option<(PathBuf, Vec<String>)> = None;
-    let mut data: Vec<f32> = Vec::new();
-    let mut labels: Vec<String> = Vec::new();
-    let mut groups: Vec<u64> = Vec::new();
-    for (file_index, path) in paths.iter().enumerate() {
-        let path = path.as_ref();
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .from_path(path)
-            .map_err(|source| Error::Csv {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        let header: Vec<String> = reader
-            .headers()
-            .map_err(|source| Error::Csv {
-                path: path.to_path_buf(),
-                source,
-            })?
+}
+
+impl Cell<'_> {
+    /// The cell as text (empty when missing).
+    fn text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Cell::Missing => "".into(),
+            Cell::Number(v) => number_text(*v).into(),
+            Cell::Text(s) => s.trim().into(),
+        }
+    }
+}
+
+/// How a feature column of the input becomes columns of the dataset.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Encoding {
+    /// One column: numbers as they are, text by [`TableOptions::text`].
+    Number,
+    /// One column: a stable hash of the text (see [`TableOptions::hash_columns`]).
+    Hash,
+    /// One indicator column per category (see [`TableOptions::one_hot`]); the index of the
+    /// column's slot in [`TableBuilder::one_hot`].
+    OneHot(usize),
+}
+
+/// How each column of one file is used.
+pub(crate) struct Layout {
+    path: PathBuf,
+    header: Vec<String>,
+    file_index: usize,
+    file_class: String,
+    label_col: Option<usize>,
+    attack_col: Option<usize>,
+    group_cols: Vec<usize>,
+    /// Input columns that become features, in order, with their encoding.
+    features: Vec<(usize, Encoding)>,
+}
+
+impl Layout {
+    /// Input columns a reader must provide (label, flag, groups, features).
+    pub(crate) fn used_columns(&self) -> Vec<usize> {
+        let mut used: Vec<usize> = self
+            .label_col
             .iter()
-            .map(|s| s.trim().to_string())
+            .chain(&self.attack_col)
+            .chain(&self.group_cols)
+            .copied()
+            .chain(self.features.iter().map(|&(j, _)| j))
             .collect();
+        used.sort_unstable();
+        used.dedup();
+        used
+    }
+}
+
+/// The categories seen in a one-hot column and each row's category.
+struct OneHotColumn {
+    name: String,
+    index: HashMap<String, u32>,
+    /// Category code of each row; `u32::MAX` for an empty cell (no indicator set).
+    codes: Vec<u32>,
+}
+
+/// Assembles a [`Dataset`] from the rows of one or more files (CSV or Parquet), applying the
+/// [`TableOptions`] the same way whatever the format.
+pub(crate) struct TableBuilder<'o> {
+    options: &'o TableOptions,
+    /// Feature columns of the first file (one-hot columns under their own name).
+    names: Option<(PathBuf, Vec<String>)>,
+    /// Row-major values of the non-one-hot feature columns.
+    data: Vec<f32>,
+    labels: Vec<String>,
+    groups: Vec<u64>,
+    one_hot: Vec<OneHotColumn>,
+    n_files: usize,
+}
+
+impl<'o> TableBuilder<'o> {
+    pub(crate) fn new(options: &'o TableOptions) -> Self {
+        TableBuilder {
+            options,
+            names: None,
+            data: Vec::new(),
+            labels: Vec::new(),
+            groups: Vec::new(),
+            one_hot: options
+                .one_hot
+                .iter()
+                .map(|name| OneHotColumn {
+                    name: name.clone(),
+                    index: HashMap::new(),
+                    codes: Vec::new(),
+                })
+                .collect(),
+            n_files: 0,
+        }
+    }
+
+    /// Decides the use of every column of a file from its header; every file must give the
+    /// same feature columns in the same order.
+    pub(crate) fn start_file(&mut self, path: &Path, header: Vec<String>) -> Result<Layout> {
+        let options = self.options;
         let find = |name: &str| -> Result<usize> {
             header
                 .iter()
@@ -244,7 +348,6 @@ pub fn read_csv_files<P: AsRef<Path>>(paths: &[P], options: &TableOptions) -> Re
                     available: header.join(", "),
                 })
         };
-        let file_class = class_from_file_name(path);
         let (label_col, attack_col) = match &options.label {
             LabelSource::Column(c) => (Some(find(c)?), None),
             LabelSource::FileName => (None, None),
@@ -256,17 +359,29 @@ pub fn read_csv_files<P: AsRef<Path>>(paths: &[P], options: &TableOptions) -> Re
             .iter()
             .map(|c| find(c))
             .collect::<Result<_>>()?;
-        let feature_cols: Vec<usize> = (0..header.len())
+        // A column asked for by name must exist: a typo would otherwise drop nothing silently.
+        for name in &options.one_hot {
+            find(name)?;
+        }
+        let features: Vec<(usize, Encoding)> = (0..header.len())
             .filter(|&j| Some(j) != label_col && Some(j) != attack_col)
-            .filter(|&j| !options.is_excluded(&header[j]))
+            .filter_map(|j| {
+                let name = &header[j];
+                if let Some(slot) = options.one_hot.iter().position(|c| c == name) {
+                    // Named for one-hot encoding: kept even where a preset excludes it.
+                    Some((j, Encoding::OneHot(slot)))
+                } else if options.is_excluded(name) {
+                    None
+                } else if options.hash_columns.contains(name) {
+                    Some((j, Encoding::Hash))
+                } else {
+                    Some((j, Encoding::Number))
+                }
+            })
             .collect();
-        let names: Vec<String> = feature_cols.iter().map(|&j| header[j].clone()).collect();
-        let hashed: Vec<bool> = names
-            .iter()
-            .map(|n| options.hash_columns.contains(n))
-            .collect();
-        match &feature_names {
-            None => feature_names = Some((path.to_path_buf(), names)),
+        let names: Vec<String> = features.iter().map(|&(j, _)| header[j].clone()).collect();
+        match &self.names {
+            None => self.names = Some((path.to_path_buf(), names)),
             Some((first, expected)) if *expected != names => {
                 return Err(Error::HeaderMismatch {
                     path: path.to_path_buf(),
@@ -280,98 +395,214 @@ pub fn read_csv_files<P: AsRef<Path>>(paths: &[P], options: &TableOptions) -> Re
             }
             Some(_) => {}
         }
-        let mut record = csv::StringRecord::new();
-        loop {
-            match reader.read_record(&mut record) {
-                Ok(false) => break,
-                Ok(true) => {}
-                Err(source) => {
-                    return Err(Error::Csv {
-                        path: path.to_path_buf(),
-                        source,
-                    })
-                }
-            }
-            let line = record.position().map_or(0, |p| p.line());
-            let label = match (&options.label, label_col, attack_col) {
-                (_, Some(j), _) => record.get(j).unwrap_or("").trim().to_string(),
-                (LabelSource::FileNameWhereAttack { benign, .. }, _, Some(j)) => {
-                    let raw = record.get(j).unwrap_or("");
-                    let flag = parse_cell(raw, options).map_err(|hint| Error::Parse {
-                        path: path.to_path_buf(),
-                        line,
-                        column: header[j].clone(),
-                        value: raw.chars().take(40).collect(),
-                        hint,
-                    })?;
-                    if flag != 0.0 {
-                        file_class.clone()
-                    } else {
-                        benign.clone()
-                    }
-                }
-                (LabelSource::FileNameMatchingAttack { benign, .. }, _, Some(j)) => {
-                    let raw = record.get(j).unwrap_or("");
-                    let flag = parse_cell(raw, options).map_err(|hint| Error::Parse {
-                        path: path.to_path_buf(),
-                        line,
-                        column: header[j].clone(),
-                        value: raw.chars().take(40).collect(),
-                        hint,
-                    })?;
-                    if (flag != 0.0) == (file_class != *benign) {
-                        file_class.clone()
-                    } else {
-                        continue;
-                    }
-                }
-                _ => file_class.clone(),
-            };
-            for (&j, &hash) in feature_cols.iter().zip(&hashed) {
-                let raw = record.get(j).unwrap_or("");
-                if hash {
-                    let t = raw.trim();
-                    data.push(if t.is_empty() {
-                        options.missing_value
-                    } else {
-                        fnv1a_24(t)
-                    });
-                    continue;
-                }
-                let v = parse_cell(raw, options).map_err(|hint| Error::Parse {
-                    path: path.to_path_buf(),
+        self.n_files += 1;
+        Ok(Layout {
+            path: path.to_path_buf(),
+            file_class: class_from_file_name(path),
+            header,
+            file_index: self.n_files - 1,
+            label_col,
+            attack_col,
+            group_cols,
+            features,
+        })
+    }
+
+    /// Adds one row; `cell(j)` gives input column `j` (only [`Layout::used_columns`] are
+    /// asked for). `line` names the row in errors (the CSV line, or the row number).
+    pub(crate) fn push_row<'c>(
+        &mut self,
+        layout: &Layout,
+        line: u64,
+        cell: impl Fn(usize) -> Cell<'c>,
+    ) -> Result<()> {
+        let options = self.options;
+        let number = |j: usize| -> Result<f32> {
+            match cell(j) {
+                Cell::Missing => Ok(options.missing_value),
+                Cell::Number(v) if v.is_finite() => Ok(v as f32),
+                Cell::Number(_) => Ok(options.missing_value),
+                Cell::Text(raw) => parse_cell(raw, options).map_err(|hint| Error::Parse {
+                    path: layout.path.clone(),
                     line,
-                    column: header[j].clone(),
+                    column: layout.header[j].clone(),
                     value: raw.chars().take(40).collect(),
                     hint,
-                })?;
-                data.push(v);
+                }),
             }
-            labels.push(label);
-            if !group_cols.is_empty() {
-                let values: Vec<&str> = group_cols
-                    .iter()
-                    .map(|&j| record.get(j).unwrap_or(""))
-                    .collect();
-                groups.push(group_id(file_index, &values));
+        };
+        let label = match (&options.label, layout.label_col, layout.attack_col) {
+            (_, Some(j), _) => cell(j).text().into_owned(),
+            (LabelSource::FileNameWhereAttack { benign, .. }, _, Some(j)) => {
+                if number(j)? != 0.0 {
+                    layout.file_class.clone()
+                } else {
+                    benign.clone()
+                }
+            }
+            (LabelSource::FileNameMatchingAttack { benign, .. }, _, Some(j)) => {
+                if (number(j)? != 0.0) == (layout.file_class != *benign) {
+                    layout.file_class.clone()
+                } else {
+                    return Ok(());
+                }
+            }
+            _ => layout.file_class.clone(),
+        };
+        for &(j, encoding) in &layout.features {
+            match encoding {
+                Encoding::Number => self.data.push(number(j)?),
+                Encoding::Hash => {
+                    let c = cell(j);
+                    let t = c.text();
+                    self.data.push(if t.is_empty() {
+                        options.missing_value
+                    } else {
+                        fnv1a_24(&t)
+                    });
+                }
+                Encoding::OneHot(slot) => {
+                    let c = cell(j);
+                    let t = c.text();
+                    let column = &mut self.one_hot[slot];
+                    let code = if t.is_empty() {
+                        u32::MAX
+                    } else if let Some(&code) = column.index.get(t.as_ref()) {
+                        code
+                    } else {
+                        let code = column.index.len() as u32;
+                        column.index.insert(t.into_owned(), code);
+                        code
+                    };
+                    column.codes.push(code);
+                }
             }
         }
+        self.labels.push(label);
+        if !layout.group_cols.is_empty() {
+            let values: Vec<String> = layout
+                .group_cols
+                .iter()
+                .map(|&j| cell(j).text().into_owned())
+                .collect();
+            self.groups.push(group_id(layout.file_index, &values));
+        }
+        Ok(())
     }
-    let (_, feature_names) = feature_names.expect("at least one file was read");
-    let mut class_index: BTreeMap<String, usize> = labels.iter().map(|l| (l.clone(), 0)).collect();
-    for (i, v) in class_index.values_mut().enumerate() {
-        *v = i;
+
+    /// The dataset: classes sorted by name, one-hot columns expanded in place into one
+    /// indicator column `COLUMN=value` per category (categories sorted by text).
+    pub(crate) fn finish(self) -> Result<Dataset> {
+        let (_, base_names) = self
+            .names
+            .ok_or_else(|| Error::Empty("no table file given".into()))?;
+        let mut class_index: BTreeMap<String, usize> =
+            self.labels.iter().map(|l| (l.clone(), 0)).collect();
+        for (i, v) in class_index.values_mut().enumerate() {
+            *v = i;
+        }
+        let targets: Vec<usize> = self.labels.iter().map(|l| class_index[l]).collect();
+        let classes: Vec<String> = class_index.into_keys().collect();
+        let n_rows = targets.len();
+        let (feature_names, data) = if self.one_hot.is_empty() {
+            (base_names, self.data)
+        } else {
+            // Per one-hot column: its categories sorted, and each code's indicator position.
+            let mut sorted: Vec<(Vec<String>, Vec<usize>)> = Vec::new();
+            for column in &self.one_hot {
+                if column.index.is_empty() {
+                    return Err(Error::Empty(format!(
+                        "column `{}` is to be one-hot encoded but every cell is empty",
+                        column.name
+                    )));
+                }
+                let mut categories: Vec<(&String, u32)> =
+                    column.index.iter().map(|(k, &v)| (k, v)).collect();
+                categories.sort();
+                let mut position = vec![0; categories.len()];
+                for (p, &(_, code)) in categories.iter().enumerate() {
+                    position[code as usize] = p;
+                }
+                let names = categories.into_iter().map(|(k, _)| k.clone()).collect();
+                sorted.push((names, position));
+            }
+            let slot_of = |name: &String| self.one_hot.iter().position(|c| c.name == *name);
+            let mut feature_names = Vec::new();
+            for name in &base_names {
+                match slot_of(name) {
+                    Some(slot) => {
+                        feature_names.extend(sorted[slot].0.iter().map(|v| format!("{name}={v}")))
+                    }
+                    None => feature_names.push(name.clone()),
+                }
+            }
+            let n_plain = base_names.len() - self.one_hot.len();
+            let mut data = Vec::with_capacity(n_rows * feature_names.len());
+            for i in 0..n_rows {
+                let mut plain = self.data[i * n_plain..(i + 1) * n_plain].iter();
+                for name in &base_names {
+                    match slot_of(name) {
+                        Some(slot) => {
+                            let (categories, position) = &sorted[slot];
+                            let start = data.len();
+                            data.resize(start + categories.len(), 0.0);
+                            let code = self.one_hot[slot].codes[i];
+                            if code != u32::MAX {
+                                data[start + position[code as usize]] = 1.0;
+                            }
+                        }
+                        None => data.push(*plain.next().expect("one value per plain column")),
+                    }
+                }
+            }
+            (feature_names, data)
+        };
+        let records = Matrix::new(n_rows, feature_names.len(), data)?;
+        let ds = Dataset::new(records, targets, classes, feature_names)?;
+        if self.options.group_columns.is_empty() {
+            Ok(ds)
+        } else {
+            ds.with_groups(self.groups)
+        }
     }
-    let targets: Vec<usize> = labels.iter().map(|l| class_index[l]).collect();
-    let classes: Vec<String> = class_index.into_keys().collect();
-    let n_rows = targets.len();
-    let records = Matrix::new(n_rows, feature_names.len(), data)?;
-    let ds = Dataset::new(records, targets, classes, feature_names)?;
-    if options.group_columns.is_empty() {
-        Ok(ds)
-    } else {
-        ds.with_groups(groups)
+}
+
+/// Reads one CSV file into `builder`.
+fn read_csv_into(builder: &mut TableBuilder, path: &Path) -> Result<()> {
+    let csv_error = |source| Error::Csv {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_path(path)
+        .map_err(csv_error)?;
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(csv_error)?
+        .iter()
+        .map(|s| s.trim().to_string())
+        .collect();
+    let layout = builder.start_file(path, header)?;
+    let mut record = csv::StringRecord::new();
+    while reader.read_record(&mut record).map_err(csv_error)? {
+        let line = record.position().map_or(0, |p| p.line());
+        builder.push_row(&layout, line, |j| Cell::Text(record.get(j).unwrap_or("")))?;
     }
+    Ok(())
+}
+
+/// Reads and concatenates CSV files into one dataset. Every file must have the same feature
+/// columns (after exclusion) in the same order. Classes are sorted by name.
+pub fn read_csv_files<P: AsRef<Path>>(paths: &[P], options: &TableOptions) -> Result<Dataset> {
+    if paths.is_empty() {
+        return Err(Error::Empty("no CSV file given".into()));
+    }
+    let mut builder = TableBuilder::new(options);
+    for path in paths {
+        read_csv_into(&mut builder, path.as_ref())?;
+    }
+    builder.finish()
 }
 
 #[cfg(test)]
@@ -478,6 +709,111 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("`target`"), "{err}");
+    }
+
+    #[test]
+    fn text_columns_are_refused_hashed_or_one_hot_encoded_never_dropped() {
+        let d = temp_dir("text");
+        let p = write(
+            &d,
+            "packets.csv",
+            "length,protocol,ttl,target
+             60,TCP,64,normal
+             75,MQTT,64,scan
+             60,,128,normal
+             90,TCP,64,scan
+",
+        );
+        // By default text is an error naming the column, the line and the ways out.
+        let err = read_csv_files(&[&p], &TableOptions::with_label_column("target"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 2") && err.contains("`protocol`") && err.contains("one-hot"),
+            "{err}"
+        );
+        // Hashed on request: one code per text, the empty cell is the missing value.
+        let hashed = TableOptions {
+            text: TextPolicy::Hash,
+            ..TableOptions::with_label_column("target")
+        };
+        let ds = read_csv_files(&[&p], &hashed).unwrap();
+        assert_eq!(ds.feature_names, vec!["length", "protocol", "ttl"]);
+        assert_eq!(ds.records.row(0)[1], fnv1a_24("TCP"));
+        assert_eq!(ds.records.row(2)[1], 0.0);
+        // One-hot: indicator columns in sorted order where the column stood; empty → none set.
+        let one_hot = TableOptions {
+            one_hot: vec!["protocol".into()],
+            ..TableOptions::with_label_column("target")
+        };
+        let ds = read_csv_files(&[&p], &one_hot).unwrap();
+        assert_eq!(
+            ds.feature_names,
+            vec!["length", "protocol=MQTT", "protocol=TCP", "ttl"]
+        );
+        assert_eq!(ds.records.row(0), &[60.0, 0.0, 1.0, 64.0]);
+        assert_eq!(ds.records.row(1), &[75.0, 1.0, 0.0, 64.0]);
+        assert_eq!(ds.records.row(2), &[60.0, 0.0, 0.0, 128.0]);
+        assert_eq!(ds.records.row(3), &[90.0, 0.0, 1.0, 64.0]);
+        // Numeric codes can be categories too (IP protocol numbers).
+        let codes = TableOptions {
+            one_hot: vec!["ttl".into(), "protocol".into()],
+            ..TableOptions::with_label_column("target")
+        };
+        let ds = read_csv_files(&[&p], &codes).unwrap();
+        assert_eq!(
+            ds.feature_names,
+            vec![
+                "length",
+                "protocol=MQTT",
+                "protocol=TCP",
+                "ttl=128",
+                "ttl=64"
+            ]
+        );
+        assert_eq!(ds.records.row(2), &[60.0, 0.0, 0.0, 1.0, 0.0]);
+        // A misspelt column is an error, not a silent no-op.
+        let typo = TableOptions {
+            one_hot: vec!["protcol".into()],
+            ..TableOptions::with_label_column("target")
+        };
+        let err = read_csv_files(&[&p], &typo).unwrap_err().to_string();
+        assert!(err.contains("no column `protcol`"), "{err}");
+    }
+
+    #[test]
+    fn hindy_preset_drops_protocol_unless_it_is_one_hot_encoded() {
+        let d = temp_dir("hindy-protocol");
+        let head = "timestamp,src_ip,dst_ip,protocol,ttl,ip_len,is_attack
+";
+        let a = write(
+            &d,
+            "normal.csv",
+            &format!(
+                "{head}1.0,10.0.0.1,10.0.0.2,MQTT,64,80,0
+1.5,10.0.0.1,10.0.0.2,TCP,64,52,0
+"
+            ),
+        );
+        let b = write(
+            &d,
+            "scan_A.csv",
+            &format!(
+                "{head}2.0,10.0.0.9,10.0.0.2,TCP,48,44,1
+"
+            ),
+        );
+        let ds = read_csv_files(&[&a, &b], &TableOptions::hindy2020()).unwrap();
+        assert_eq!(ds.feature_names, vec!["ttl", "ip_len"]);
+        let mut opts = TableOptions::hindy2020();
+        opts.one_hot.push("protocol".into());
+        let ds = read_csv_files(&[&a, &b], &opts).unwrap();
+        assert_eq!(
+            ds.feature_names,
+            vec!["protocol=MQTT", "protocol=TCP", "ttl", "ip_len"]
+        );
+        assert_eq!(ds.records.row(2), &[0.0, 1.0, 48.0, 44.0]);
+        assert_eq!(ds.targets, vec![0, 0, 1]);
     }
 
     #[test]

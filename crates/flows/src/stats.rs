@@ -43,6 +43,7 @@ pub struct UniStats {
 ///
 /// Inter-arrival times are differences of these values, so they carry the same quantisation
 /// (about 0.24 µs for present-day epochs) as the script's.
+#[inline]
 pub fn reference_seconds(ts_ns: i64) -> f64 {
     let sec = ts_ns.div_euclid(1_000_000_000);
     let sub_ns = ts_ns.rem_euclid(1_000_000_000);

@@ -37,6 +37,36 @@ pub enum FlowMode {
     },
 }
 
+impl std::str::FromStr for FlowMode {
+    type Err = String;
+
+    /// `capture`, or `IDLE[,ACTIVE]` in seconds (decimals allowed, e.g. `120` or `15,1800`): the
+    /// value of a `--flow-timeout` option.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "capture" {
+            return Ok(FlowMode::Capture);
+        }
+        let ns = |part: &str| -> Result<i64, String> {
+            let secs: f64 = part
+                .trim()
+                .parse()
+                .map_err(|_| format!("{part:?} is not a number of seconds"))?;
+            if !(0.0..=9.0e9).contains(&secs) {
+                return Err(format!("{part:?}: a timeout is 0 to 9e9 seconds"));
+            }
+            Ok((secs * 1e9).round() as i64)
+        };
+        let (idle, active) = match s.split_once(',') {
+            Some((idle, active)) => (idle, Some(active)),
+            None => (s, None),
+        };
+        Ok(FlowMode::Timeout {
+            idle_ns: ns(idle)?,
+            active_ns: active.map(ns).transpose()?,
+        })
+    }
+}
+
 /// Flow table settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowConfig {

@@ -693,3 +693,25 @@ fn random_packets_never_panic_and_every_packet_is_counted_once() {
         }
     }
 }
+
+#[test]
+fn flow_timeout_option_values() {
+    assert_eq!("capture".parse::<FlowMode>(), Ok(FlowMode::Capture));
+    assert_eq!(
+        "120".parse::<FlowMode>(),
+        Ok(FlowMode::Timeout {
+            idle_ns: 120 * S,
+            active_ns: None
+        })
+    );
+    assert_eq!(
+        "0.5,1800".parse::<FlowMode>(),
+        Ok(FlowMode::Timeout {
+            idle_ns: S / 2,
+            active_ns: Some(1800 * S)
+        })
+    );
+    for bad in ["", "-1", "1,", "x", "1,2,3", "nan", "1e300"] {
+        assert!(bad.parse::<FlowMode>().is_err(), "{bad:?}");
+    }
+}

@@ -16,6 +16,7 @@ use crate::sink::RowSink;
 pub mod flows;
 pub mod mqttset;
 pub mod packet;
+pub mod protocol;
 
 /// A feature set with (at most) one row per packet.
 pub trait FrameSet {

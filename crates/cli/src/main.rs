@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod evaluate;
+mod extract;
 mod inspect;
 mod learn_args;
 mod progress;
@@ -35,6 +36,9 @@ enum Command {
     /// Summarise captures: format, link types, packet/byte counts, time span, protocols,
     /// undecodable packets and read errors.
     Inspect(inspect::Args),
+    /// Extract the papers' feature sets (packet, uniflow, biflow, mqttset) from captures, all
+    /// from one read of each file, as CSV or Parquet.
+    Extract(extract::Args),
     /// Fit one classifier on feature tables and save it as a model file.
     Train(train::Args),
     /// Run a paper's evaluation protocol (cross-validation or hold-out) for several classifiers
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
     };
     let code = match cli.command {
         Command::Inspect(args) => inspect::run(&args),
+        Command::Extract(args) => extract::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Evaluate(args) => evaluate::run(&args),
     };

@@ -1,0 +1,487 @@
+//! `mqtt-ids extract`: the papers' feature sets from captures, all requested sets from one read of
+//! each file, as CSV (with a JSON sidecar) or typed Parquet.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use mqtt_ids_capture::{self as capture, ReaderOptions};
+use mqtt_ids_features::label::{Labeler, Net};
+use mqtt_ids_features::metadata::Provenance;
+use mqtt_ids_features::parquet::ParquetSink;
+use mqtt_ids_features::{
+    extract, CsvSink, ExtractOptions, ExtractReport, Output, Outputs, SetKind,
+};
+use mqtt_ids_flows::{FlowConfig, FlowMode, DEFAULT_MAX_FLOWS};
+use mqtt_ids_mqtt::TrackerConfig;
+use serde_json::{json, Value};
+
+use crate::{progress, EXIT_FAILURE, EXIT_INPUT_ERROR, EXIT_OK, EXIT_USAGE};
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// RFC 4180 CSV with a `.json` sidecar recording version, schema and configuration.
+    Csv,
+    /// Parquet with typed columns; the same record as key-value metadata.
+    Parquet,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Feature sets to write: packet, uniflow, biflow, mqttset (comma-separated; default all).
+    #[arg(
+        long = "set",
+        value_delimiter = ',',
+        default_value = "packet,uniflow,biflow,mqttset",
+        value_name = "SET,..."
+    )]
+    sets: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    format: Format,
+    /// Output directory (created if missing); files are named `<set>_<stem>.<ext>`.
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    out_dir: PathBuf,
+    /// Rows to or from these addresses (or CIDR blocks) are attacks; the others legitimate
+    /// (how MQTT-IoT-IDS2020 was labelled; its attacker was 192.168.2.5).
+    #[arg(long, value_delimiter = ',', value_name = "IP,...")]
+    attacker: Vec<String>,
+    /// Class of every row of the file (as MQTTset labelled its captures); with --attacker, the
+    /// class of the attack rows. `is_attack` is 1 unless it is legitimate, benign or normal.
+    #[arg(long, value_name = "CLASS")]
+    label: Option<String>,
+    /// Label rules `class,address,port,start,end` (first match wins; empty or * matches all;
+    /// times as RFC 3339 or Unix seconds), for captures that mix classes.
+    #[arg(long, value_name = "FILE")]
+    labels: Option<PathBuf>,
+    /// Write fields a frame lacks as empty in the mqttset set (tshark's way), not `0` (the
+    /// published MQTTset CSVs' way).
+    #[arg(long)]
+    empty_absent: bool,
+    /// End flows after IDLE without packets (and, if given, ACTIVE after their first packet),
+    /// and TCP flows at FIN from both sides or RST: the online definition used for detection.
+    /// Durations like 120, 120s, 500ms, 2m, 1h. Default: the papers' (one flow per 5-tuple over
+    /// the whole capture).
+    #[arg(long, value_name = "IDLE[,ACTIVE]")]
+    flow_timeout: Option<String>,
+    /// Flow-table entries held at once; beyond it the least recently seen flow is written early
+    /// (counted and reported).
+    #[arg(long, default_value_t = DEFAULT_MAX_FLOWS, value_name = "N")]
+    max_flows: usize,
+    /// TCP server ports whose traffic is MQTT (comma-separated).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1883",
+        value_name = "PORT,..."
+    )]
+    mqtt_ports: Vec<u16>,
+    /// Do not look for MQTT on other ports (tshark's behaviour: by default a connection on any
+    /// port whose client opens with an MQTT CONNECT is dissected too).
+    #[arg(long)]
+    no_mqtt_probe: bool,
+    /// Capture files (pcap or pcapng, optionally gzip-compressed); `-` reads standard input.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<String>,
+}
+
+/// Parses `120`, `120s`, `500ms`, `2m`, `1h`, `1.5s` into nanoseconds.
+pub fn parse_duration(text: &str) -> Result<i64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (like 120s, 500ms, 2m, 1h)"))?;
+    let scale = match unit {
+        "" | "s" => 1e9,
+        "ms" => 1e6,
+        "us" => 1e3,
+        "m" | "min" => 60e9,
+        "h" => 3600e9,
+        _ => {
+            return Err(format!(
+                "`{text}`: unknown unit `{unit}` (use ms, s, m or h)"
+            ))
+        }
+    };
+    let ns = value * scale;
+    if !(ns.is_finite() && ns > 0.0 && ns < 1e18) {
+        return Err(format!("`{text}`: the duration must be positive"));
+    }
+    Ok(ns as i64)
+}
+
+/// The file name without directory and capture/compression extensions:
+/// `data/flood-train.pcap.gz` → `flood-train`; `-` → `stdin`.
+pub fn stem(file: &str) -> String {
+    if file == "-" {
+        return "stdin".into();
+    }
+    let mut name = Path::new(file)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| file.to_string());
+    const EXTENSIONS: [&str; 7] = [".gz", ".pcapng", ".pcap", ".cap", ".dmp", ".ntar", ".gzip"];
+    loop {
+        let lower = name.to_ascii_lowercase();
+        match EXTENSIONS.iter().find(|e| lower.ends_with(*e)) {
+            Some(e) if name.len() > e.len() => name.truncate(name.len() - e.len()),
+            _ => break,
+        }
+    }
+    name
+}
+
+struct Plan {
+    sets: Vec<SetKind>,
+    options: ExtractOptions,
+    config: Value,
+}
+
+fn plan(args: &Args) -> Result<Plan, String> {
+    let mut sets = Vec::new();
+    for name in &args.sets {
+        let name = name.trim();
+        if name == "all" {
+            sets.extend(SetKind::ALL);
+            continue;
+        }
+        let kind = SetKind::parse(name).ok_or_else(|| {
+            format!(
+                "unknown feature set `{name}`; expected packet, uniflow, biflow, mqttset or all"
+            )
+        })?;
+        sets.push(kind);
+    }
+    sets.sort();
+    sets.dedup();
+    let mut labels = Labeler {
+        class: args.label.clone(),
+        ..Labeler::default()
+    };
+    for a in &args.attacker {
+        labels
+            .attackers
+            .push(Net::parse(a).map_err(|e| format!("--attacker: {e}"))?);
+    }
+    if let Some(path) = &args.labels {
+        labels.rules = Labeler::read_rules(path)?;
+    }
+    let mode = match &args.flow_timeout {
+        None => FlowMode::Capture,
+        Some(spec) => {
+            let mut parts = spec.split(',');
+            let idle = parse_duration(parts.next().unwrap_or(""))
+                .map_err(|e| format!("--flow-timeout: {e}"))?;
+            let active = parts
+                .next()
+                .map(parse_duration)
+                .transpose()
+                .map_err(|e| format!("--flow-timeout: {e}"))?;
+            if parts.next().is_some() {
+                return Err("--flow-timeout takes IDLE or IDLE,ACTIVE".into());
+            }
+            FlowMode::Timeout {
+                idle_ns: idle,
+                active_ns: active,
+            }
+        }
+    };
+    if args.max_flows == 0 {
+        return Err("--max-flows must be at least 1".into());
+    }
+    let config = json!({
+        "mqtt_ports": args.mqtt_ports,
+        "mqtt_probe_other_ports": !args.no_mqtt_probe,
+        "flow_mode": match mode {
+            FlowMode::Capture => json!("capture"),
+            FlowMode::Timeout { idle_ns, active_ns } =>
+                json!({ "idle_ns": idle_ns, "active_ns": active_ns }),
+        },
+        "max_flows": args.max_flows,
+        "attacker": args.attacker,
+        "label": args.label,
+        "labels": args.labels.as_ref().map(|p| p.display().to_string()),
+        "label_rules": labels.rules.len(),
+        "empty_absent": args.empty_absent,
+    });
+    Ok(Plan {
+        sets,
+        options: ExtractOptions {
+            tracker: TrackerConfig {
+                ports: args.mqtt_ports.clone(),
+                probe_other_ports: !args.no_mqtt_probe,
+                ..TrackerConfig::default()
+            },
+            flows: FlowConfig {
+                mode,
+                max_flows: args.max_flows,
+            },
+            labels,
+        },
+        config,
+    })
+}
+
+pub fn run(args: &Args) -> u8 {
+    let plan = match plan(args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("mqtt-ids extract: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    // Two inputs with one stem would overwrite each other's outputs.
+    let mut stems: HashMap<String, &str> = HashMap::new();
+    for file in &args.files {
+        if let Some(other) = stems.insert(stem(file), file) {
+            eprintln!(
+                "mqtt-ids extract: `{other}` and `{file}` would both write `<set>_{}` files; \
+                 rename one or extract them in separate runs",
+                stem(file)
+            );
+            return EXIT_USAGE;
+        }
+    }
+    if let Err(e) = fs::create_dir_all(&args.out_dir) {
+        eprintln!(
+            "mqtt-ids extract: cannot create the output directory {}: {e}",
+            args.out_dir.display()
+        );
+        return EXIT_FAILURE;
+    }
+    let mut status = EXIT_OK;
+    for file in &args.files {
+        match extract_file(file, args, &plan) {
+            Ok(FileOutcome::Done) => {}
+            Ok(FileOutcome::InputError) => status = status.max(EXIT_INPUT_ERROR),
+            Err(e) => {
+                eprintln!("mqtt-ids extract: {e}");
+                return EXIT_FAILURE;
+            }
+        }
+    }
+    status
+}
+
+enum FileOutcome {
+    Done,
+    InputError,
+}
+
+/// One output being written: its final path and the temporary one it is written to.
+struct Pending {
+    set: SetKind,
+    path: PathBuf,
+    partial: PathBuf,
+    provenance: Provenance,
+}
+
+fn extract_file(file: &str, args: &Args, plan: &Plan) -> Result<FileOutcome, String> {
+    let mut reader = match capture::open(file, ReaderOptions::default()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("mqtt-ids: {e}");
+            return Ok(FileOutcome::InputError);
+        }
+    };
+    let stem = stem(file);
+    let ext = match args.format {
+        Format::Csv => "csv",
+        Format::Parquet => "parquet",
+    };
+    let mut outputs = Outputs::default();
+    let mut pending = Vec::new();
+    for &set in &plan.sets {
+        let path = args.out_dir.join(format!("{}_{stem}.{ext}", set.name()));
+        let partial = path.with_extension(format!("{ext}.partial"));
+        let provenance = Provenance {
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            schema: set.schema(),
+            input: file.to_string(),
+            config: plan.config.clone(),
+        };
+        let created = File::create(&partial)
+            .map_err(|e| format!("cannot create {}: {e}", partial.display()))?;
+        let output = match args.format {
+            Format::Csv => {
+                let absent = if set == SetKind::Mqttset && !args.empty_absent {
+                    "0"
+                } else {
+                    ""
+                };
+                let writer: Box<dyn Write + Send> =
+                    Box::new(BufWriter::with_capacity(1 << 20, created));
+                Output::Csv(
+                    CsvSink::new(writer, set.schema(), absent)
+                        .map_err(|e| format!("cannot write {}: {e}", partial.display()))?,
+                )
+            }
+            Format::Parquet => Output::Parquet(
+                ParquetSink::new(created, set.schema(), provenance.key_values())
+                    .map_err(|e| format!("cannot write {}: {e}", partial.display()))?,
+            ),
+        };
+        match set {
+            SetKind::Packet => outputs.packet = Some(output),
+            SetKind::Uniflow => outputs.uniflow = Some(output),
+            SetKind::Biflow => outputs.biflow = Some(output),
+            SetKind::Mqttset => outputs.mqttset = Some(output),
+        }
+        pending.push(Pending {
+            set,
+            path,
+            partial,
+            provenance,
+        });
+    }
+    let size = fs::metadata(file)
+        .ok()
+        .filter(|m| m.is_file() && !reader.compressed())
+        .map(|m| m.len());
+    let bar = progress::bytes(file, size);
+    let result = extract(&mut reader, &plan.options, &mut outputs, &mut |bytes| {
+        bar.set_position(bytes)
+    });
+    bar.finish_and_clear();
+    let cleanup = |pending: &[Pending]| {
+        for p in pending {
+            let _ = fs::remove_file(&p.partial);
+        }
+    };
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            cleanup(&pending);
+            return Err(format!(
+                "{file}: writing the features failed: {e}; nothing of this input was kept"
+            ));
+        }
+    };
+    let mut rows = HashMap::new();
+    for (set, output) in [
+        (SetKind::Packet, outputs.packet.take()),
+        (SetKind::Uniflow, outputs.uniflow.take()),
+        (SetKind::Biflow, outputs.biflow.take()),
+        (SetKind::Mqttset, outputs.mqttset.take()),
+    ] {
+        if let Some(output) = output {
+            rows.insert(set, output.rows());
+            if let Err(e) = output.finish() {
+                cleanup(&pending);
+                return Err(format!(
+                    "{file}: finishing the {} output failed: {e}",
+                    set.name()
+                ));
+            }
+        }
+    }
+    let run = run_json(&report, &rows);
+    for p in &pending {
+        fs::rename(&p.partial, &p.path)
+            .map_err(|e| format!("cannot move {} into place: {e}", p.path.display()))?;
+        if args.format == Format::Csv {
+            let sidecar = p.path.with_extension("json");
+            let mut text = serde_json::to_string_pretty(&p.provenance.sidecar(run.clone()))
+                .expect("JSON of plain values");
+            text.push('\n');
+            fs::write(&sidecar, text)
+                .map_err(|e| format!("cannot write {}: {e}", sidecar.display()))?;
+        }
+    }
+    let mut outcome = FileOutcome::Done;
+    for (link, packet) in &report.unsupported_link_types {
+        eprintln!(
+            "mqtt-ids: {file}: packet {packet}: link type {link} is not supported; its packets \
+             have no rows"
+        );
+        outcome = FileOutcome::InputError;
+    }
+    if let Some(e) = &report.input_error {
+        eprintln!("mqtt-ids: {e}; the rows before it were written");
+        outcome = FileOutcome::InputError;
+    }
+    if report.flows.evicted > 0 {
+        eprintln!(
+            "mqtt-ids: {file}: {} flows were written early because more than {} were open at \
+             once (raise --max-flows to keep them whole)",
+            report.flows.evicted, args.max_flows
+        );
+    }
+    let summary: Vec<String> = pending
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {} rows",
+                p.path.display(),
+                rows.get(&p.set).unwrap_or(&0)
+            )
+        })
+        .collect();
+    eprintln!(
+        "mqtt-ids: {file}: {} packets → {}",
+        report.packets,
+        summary.join(", ")
+    );
+    Ok(outcome)
+}
+
+fn run_json(report: &ExtractReport, rows: &HashMap<SetKind, u64>) -> Value {
+    let f = &report.flows;
+    let m = &report.mqtt;
+    json!({
+        "packets": report.packets,
+        "bytes_read": report.bytes_read,
+        "rows": rows.iter().map(|(k, v)| (k.name().to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+        "input_error": report.input_error.as_ref().map(|e| e.to_string()),
+        "unsupported_link_types": report.unsupported_link_types.iter()
+            .map(|(l, p)| json!({ "link_type": l.to_string(), "first_packet": p }))
+            .collect::<Vec<_>>(),
+        "flows": {
+            "flows": f.flows,
+            "evicted": f.evicted,
+            "skipped_not_tcp_udp": f.skipped_not_tcp_udp,
+            "tcp_unpaired_dropped": f.tcp_unpaired_dropped,
+            "out_of_order_flows": f.out_of_order_flows,
+        },
+        "mqtt": {
+            "connections": m.connections,
+            "found_by_probe": m.found_by_probe,
+            "evicted": m.evicted,
+            "segments": m.segments,
+            "buffer_refused": m.buffer_refused,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stems_drop_directories_and_capture_extensions() {
+        assert_eq!(stem("data/flood-train.pcap"), "flood-train");
+        assert_eq!(stem("a/b/x.pcapng.gz"), "x");
+        assert_eq!(stem("capture.2020-05-11.pcap"), "capture.2020-05-11");
+        assert_eq!(stem("noext"), "noext");
+        assert_eq!(stem(".pcap"), ".pcap");
+        assert_eq!(stem("-"), "stdin");
+    }
+
+    #[test]
+    fn durations_take_units() {
+        assert_eq!(parse_duration("120").unwrap(), 120_000_000_000);
+        assert_eq!(parse_duration("120s").unwrap(), 120_000_000_000);
+        assert_eq!(parse_duration("500ms").unwrap(), 500_000_000);
+        assert_eq!(parse_duration("2m").unwrap(), 120_000_000_000);
+        assert_eq!(parse_duration("1.5s").unwrap(), 1_500_000_000);
+        assert_eq!(parse_duration("1h").unwrap(), 3_600_000_000_000);
+        for bad in ["", "0", "-1s", "5 parsecs", "1d"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -19,6 +19,10 @@ pub struct BoundedCounter {
     max_keys: usize,
     /// Occurrences of keys that did not fit.
     pub other: u64,
+    /// The key of the current run of equal keys (a flood repeats one topic thousands of times)
+    /// and the occurrences not yet added to `counts`; the key is always in `counts`.
+    run_key: Vec<u8>,
+    run: u64,
 }
 
 impl BoundedCounter {
@@ -28,17 +32,50 @@ impl BoundedCounter {
             counts: HashMap::default(),
             max_keys,
             other: 0,
+            run_key: Vec::new(),
+            run: 0,
         }
     }
 
     /// Count one occurrence of `key`.
     pub fn add(&mut self, key: &[u8]) {
-        if let Some(n) = self.counts.get_mut(key) {
-            *n += 1;
+        if self.run > 0 && self.run_key == key {
+            // Same key as the last one: one comparison instead of a hash and a probe.
+            self.run += 1;
+            return;
+        }
+        self.flush_run();
+        let kept = if self.counts.contains_key(key) {
+            true
         } else if self.counts.len() < self.max_keys {
-            self.counts.insert(key.to_vec(), 1);
+            self.counts.insert(key.to_vec(), 0);
+            true
+        } else {
+            false
+        };
+        if kept {
+            self.run_key.clear();
+            self.run_key.extend_from_slice(key);
+            self.run = 1;
         } else {
             self.other += 1;
+        }
+    }
+
+    fn flush_run(&mut self) {
+        if self.run > 0 {
+            if let Some(n) = self.counts.get_mut(self.run_key.as_slice()) {
+                *n += self.run;
+            }
+            self.run = 0;
+        }
+    }
+
+    fn count_of(&self, key: &[u8], stored: u64) -> u64 {
+        if self.run > 0 && self.run_key == key {
+            stored + self.run
+        } else {
+            stored
         }
     }
 
@@ -57,7 +94,7 @@ impl BoundedCounter {
         let mut v: Vec<_> = self
             .counts
             .iter()
-            .map(|(k, n)| (k.as_slice(), *n))
+            .map(|(k, n)| (k.as_slice(), self.count_of(k, *n)))
             .collect();
         v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         v
@@ -146,5 +183,19 @@ mod tests {
         assert_eq!(c.len(), 2);
         assert_eq!(c.other, 2);
         assert_eq!(c.sorted(), [(&b"a"[..], 3), (&b"b"[..], 1)]);
+    }
+
+    #[test]
+    fn runs_of_one_key_count_like_single_adds() {
+        let mut c = BoundedCounter::new(2);
+        for k in [&b"t"[..], b"t", b"t", b"u", b"u", b"t", b"v", b"v", b"t"] {
+            c.add(k);
+        }
+        // Read while a run is pending, then after more adds.
+        assert_eq!(c.sorted(), [(&b"t"[..], 5), (&b"u"[..], 2)]);
+        assert_eq!(c.other, 2);
+        c.add(b"u");
+        assert_eq!(c.sorted(), [(&b"t"[..], 5), (&b"u"[..], 3)]);
+        assert_eq!(c.len(), 2);
     }
 }

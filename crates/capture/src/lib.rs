@@ -12,6 +12,8 @@ pub mod error;
 pub mod input;
 pub mod linktype;
 pub mod reader;
+#[doc(hidden)]
+pub mod replicate;
 pub mod summary;
 pub mod time;
 pub mod writer;

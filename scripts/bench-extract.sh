@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Feature extraction beside tshark, same file, same run: `mqtt-ids extract` writing all four
+# sets (packet, uniflow, biflow, mqttset) as CSV, against tshark exporting the MQTTset fields
+# (the way MQTTset itself was made) on a >= 1 M-packet capture built from the seven MQTTset
+# training captures (copies with new IPv4 hosts; `cargo bench -p mqtt-ids-features --bench
+# extract` builds the same file). Peak memory from GNU time.
+# Usage: scripts/bench-extract.sh   (needs hyperfine, tshark, /usr/bin/time; from the repo root)
+set -euo pipefail
+cargo build --release -q
+cargo build --release -q -p mqtt-ids-capture --example replicate
+d=target/bench-data
+mkdir -p "$d"
+f=$d/extract-mqttset-1m.pcapng
+if [[ ! -f $f ]]; then
+  inputs=$(ls ../shared/data/mqttset-train/*.pcap* | sort | paste -sd,)
+  target/release/examples/replicate "$inputs" "$f" 1000000
+fi
+fields=(tcp.flags tcp.time_delta tcp.len mqtt.conack.flags mqtt.conack.flags.reserved
+  mqtt.conack.flags.sp mqtt.conack.val mqtt.conflag.cleansess mqtt.conflag.passwd
+  mqtt.conflag.qos mqtt.conflag.reserved mqtt.conflag.retain mqtt.conflag.uname
+  mqtt.conflag.willflag mqtt.conflags mqtt.dupflag mqtt.hdrflags mqtt.kalive mqtt.len mqtt.msg
+  mqtt.msgid mqtt.msgtype mqtt.proto_len mqtt.protoname mqtt.qos mqtt.retain mqtt.sub.qos
+  mqtt.suback.qos mqtt.ver mqtt.willmsg mqtt.willmsg_len mqtt.willtopic mqtt.willtopic_len)
+tshark_cmd="tshark -n -r $f -o tcp.calculate_timestamps:TRUE -Y tcp -T fields -E header=y -E separator=, -E occurrence=f"
+for x in "${fields[@]}"; do tshark_cmd+=" -e $x"; done
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+ours="target/release/mqtt-ids extract -o $out $f"
+ours_mqttset="target/release/mqtt-ids extract --set mqttset -o $out $f"
+echo "packets: $(target/release/mqtt-ids inspect --json "$f" | python3 -c 'import json,sys; print(json.load(sys.stdin)["packets"])')"
+for cmd in "$ours" "$ours_mqttset" "$tshark_cmd"; do
+  /usr/bin/time -f "peak RSS %M KiB, %e s wall, %U s user: ${cmd:0:60}" $cmd >/dev/null 2>"$out/time.txt" || true
+  tail -1 "$out/time.txt"
+done
+hyperfine -N --warmup 1 --runs "${RUNS:-3}" --export-markdown "$f.extract-hyperfine.md" \
+  "$ours" "$ours_mqttset" "$tshark_cmd" 2>&1 | grep -v '^ *$'

@@ -34,6 +34,36 @@ def pcapng(endian="<"):
     return shb + idb0 + idb1 + epb0 + epb1 + spb + isb
 
 
+def ip4(src, dst, proto, payload):
+    return struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 1, 0x4000, 64, proto, 0,
+                       bytes(src), bytes(dst)) + payload
+
+
+def tcp(sport, dport, seq, ack, flags, payload=b""):
+    return struct.pack(">HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, 65535, 0, 0) + payload
+
+
+def frames(*packets):
+    """extract_frames input: each frame a 2-byte big-endian length and its bytes."""
+    return b"".join(struct.pack(">H", len(p)) + p for p in packets)
+
+
+C, S = (10, 0, 0, 1), (10, 0, 0, 2)
+CONNECT = bytes.fromhex("101000044d5154540402003c0004") + b"dev1"
+CONNACK = bytes.fromhex("20020000")
+PUBLISH = bytes.fromhex("300a0003") + b"t/a" + b"hello"[:5]
+SYN, ACK, PSH, FIN = 0x02, 0x10, 0x08, 0x01
+MQTT_SESSION = frames(
+    ip4(C, S, 6, tcp(40000, 1883, 100, 0, SYN)),
+    ip4(S, C, 6, tcp(1883, 40000, 500, 101, SYN | ACK)),
+    ip4(C, S, 6, tcp(40000, 1883, 101, 501, ACK | PSH, CONNECT)),
+    ip4(S, C, 6, tcp(1883, 40000, 501, 101 + len(CONNECT), ACK | PSH, CONNACK)),
+    ip4(C, S, 6, tcp(40000, 1883, 101 + len(CONNECT), 505, ACK | PSH, PUBLISH + PUBLISH[:6])),
+    ip4(C, S, 6, tcp(40000, 1883, 101 + len(CONNECT) + len(PUBLISH) + 6, 505, ACK | PSH, PUBLISH[6:])),
+    ip4(C, S, 6, tcp(40000, 1883, 101 + len(CONNECT) + 2 * len(PUBLISH), 505, ACK | FIN)),
+    ip4(C, (10, 0, 0, 3), 17, struct.pack(">HHHH", 5353, 5353, 12, 0) + b"dns!"),
+)
+
 seeds = {
     "capture_read/eth.pcap": pcap(1, [ETH, ETH[:30]]),
     "capture_read/sll-be-nsec.pcap": pcap(113, [SLL], 0xA1B23C4D, ">"),
@@ -43,6 +73,8 @@ seeds = {
     "capture_decode/eth": b"\x01" + ETH,
     "capture_decode/sll": b"\x06" + SLL,
     "capture_decode/raw": b"\x04" + IP_TCP,
+    "extract_frames/mqtt-session": MQTT_SESSION,
+    "extract_frames/mqtt-session-timeouts": MQTT_SESSION + b"\x01",
 }
 for name, data in seeds.items():
     target, file = name.split("/")

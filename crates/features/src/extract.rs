@@ -11,6 +11,7 @@ use mqtt_ids_flows::{FlowConfig, FlowStats, FlowTable};
 use mqtt_ids_mqtt::{MessageEvent, Tracker, TrackerConfig, TrackerStats, Visitor};
 
 use crate::label::Labeler;
+#[cfg(feature = "parquet")]
 use crate::parquet::ParquetSink;
 use crate::sets::flows::FlowRows;
 use crate::sets::mqttset::MqttsetSet;
@@ -34,6 +35,7 @@ pub enum Output {
     /// CSV.
     Csv(CsvSink<Box<dyn Write + Send>>),
     /// Parquet.
+    #[cfg(feature = "parquet")]
     Parquet(ParquetSink),
 }
 
@@ -42,6 +44,7 @@ impl Output {
     pub fn rows(&self) -> u64 {
         match self {
             Output::Csv(s) => s.rows(),
+            #[cfg(feature = "parquet")]
             Output::Parquet(s) => s.rows(),
         }
     }
@@ -50,6 +53,7 @@ impl Output {
     pub fn finish(self) -> io::Result<()> {
         match self {
             Output::Csv(s) => s.finish().map(|_| ()),
+            #[cfg(feature = "parquet")]
             Output::Parquet(s) => s.finish(),
         }
     }
@@ -59,6 +63,7 @@ macro_rules! delegate {
     ($self:ident, $s:ident => $e:expr) => {
         match $self {
             Output::Csv($s) => $e,
+            #[cfg(feature = "parquet")]
             Output::Parquet($s) => $e,
         }
     };

@@ -18,6 +18,7 @@
 pub mod extract;
 pub mod label;
 pub mod metadata;
+#[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod schema;
 pub mod sets;

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use mqtt_ids_capture::{decode, open, Frame, LinkType, PcapNgWriter, ReaderOptions};
+use mqtt_ids_capture::{decode, open, Frame, LinkType, ReaderOptions};
 use mqtt_ids_flows::{BiFlow, FlowConfig, FlowMode, FlowSink, FlowTable, UniFlow};
 
 const MIN_PACKETS: u64 = 1_000_000;
@@ -62,65 +62,10 @@ fn bench_file() -> PathBuf {
         .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
         .collect();
     inputs.sort();
-    // (link type, original length, bytes, offset of the IPv4 header if any, timestamp); each
-    // capture's times are moved to start 1 ms after the previous capture's end.
-    let mut frames = Vec::new();
-    let mut end = 1_600_000_000 * S;
-    for p in &inputs {
-        let mut r = open(p.to_str().unwrap(), ReaderOptions::default()).unwrap();
-        let mut shift = None;
-        let mut last = end;
-        while let Some(f) = r.next_frame().unwrap() {
-            let shift = *shift.get_or_insert(end + 1_000_000 - f.ts_ns);
-            let pk = decode(f);
-            let ip_at = pk.ip.filter(|ip| ip.src.is_ipv4()).map(|ip| {
-                let stop =
-                    pk.payload.as_ptr() as usize - f.data.as_ptr() as usize + pk.payload.len();
-                stop.saturating_sub((ip.total_len as usize).min(stop))
-            });
-            last = last.max(f.ts_ns + shift);
-            frames.push((
-                f.link_type,
-                f.orig_len,
-                f.data.to_vec(),
-                ip_at,
-                f.ts_ns + shift,
-            ));
-        }
-        end = last;
-    }
-    let span = end - frames.iter().map(|f| f.4).min().unwrap();
+    let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let tmp = path.with_extension("tmp");
-    let out = std::io::BufWriter::new(std::fs::File::create(&tmp).unwrap());
-    let mut w = PcapNgWriter::new(out).unwrap();
-    let mut ifaces: Vec<(LinkType, u32)> = Vec::new();
-    let (mut written, mut copy) = (0u64, 0u64);
-    while written < MIN_PACKETS {
-        for (lt, orig, data, ip_at, ts) in &frames {
-            let iface = match ifaces.iter().find(|(l, _)| l == lt) {
-                Some((_, i)) => *i,
-                None => {
-                    let i = w.add_interface(*lt, 0).unwrap();
-                    ifaces.push((*lt, i));
-                    i
-                }
-            };
-            let mut bytes = data.clone();
-            if let Some(at) = ip_at {
-                for addr in [at + 12, at + 16] {
-                    if let Some(octets) = bytes.get_mut(addr + 1..addr + 3) {
-                        octets.copy_from_slice(&[(copy >> 8) as u8, copy as u8]);
-                    }
-                }
-            }
-            let ts = ts + copy as i64 * (span + 1_000_000);
-            w.write_packet(iface, ts, *orig, &bytes).unwrap();
-            written += 1;
-        }
-        copy += 1;
-    }
-    w.into_inner().unwrap();
+    mqtt_ids_capture::replicate::replicate(&inputs, &tmp, MIN_PACKETS).unwrap();
     std::fs::rename(&tmp, &path).unwrap();
     path
 }

@@ -19,8 +19,8 @@ pub enum ColumnType {
     Hex(u8),
     /// Text: Parquet Utf8, CSV quoted per RFC 4180 when needed.
     Str,
-    /// Bytes rendered as lower-case hex without separators (tshark's rendering of byte fields);
-    /// Parquet Binary.
+    /// Bytes rendered as lower-case hex without separators, as tshark renders byte fields (an
+    /// empty value as `<MISSING>`, tshark's text for it); Parquet Binary.
     Bytes,
 }
 

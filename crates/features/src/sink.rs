@@ -134,6 +134,8 @@ fn push_text(line: &mut Vec<u8>, text: &[u8]) {
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
+/// How tshark's `-T fields` writes a present, empty `FT_BYTES` field.
+const EMPTY_BYTES: &[u8] = b"<MISSING>";
 
 impl<W: Write> RowSink for CsvSink<W> {
     fn null(&mut self) {
@@ -175,6 +177,11 @@ impl<W: Write> RowSink for CsvSink<W> {
 
     fn bytes(&mut self, v: &[u8]) {
         self.separator();
+        if v.is_empty() {
+            // A present but empty field (an empty PUBLISH payload), as tshark 4 writes it.
+            self.line.extend_from_slice(EMPTY_BYTES);
+            return;
+        }
         self.line.reserve(v.len() * 2);
         for &b in v {
             self.line.push(HEX[usize::from(b >> 4)]);
@@ -264,13 +271,21 @@ mod tests {
         sink.null();
         sink.float(2.5);
         sink.end_row().unwrap();
-        assert_eq!(sink.rows(), 2);
+        sink.uint(0);
+        sink.str("");
+        sink.uint(0);
+        sink.float(0.0);
+        sink.bytes(&[]);
+        sink.float(0.0);
+        sink.end_row().unwrap();
+        assert_eq!(sink.rows(), 3);
         let text = String::from_utf8(sink.finish().unwrap()).unwrap();
         assert_eq!(
             text,
             "a,\"b,c\",flags,delta,msg,x\n\
              7,\"say \"\"hi\"\", twice\n\",0x0018,0.000123000,00ab7f,3.0\n\
-             0,plain,0,0,0,2.5\n"
+             0,plain,0,0,0,2.5\n\
+             0,,0x0000,0.000000000,<MISSING>,0.0\n"
         );
     }
 }

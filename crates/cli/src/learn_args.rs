@@ -21,7 +21,8 @@ pub struct TableArgs {
     /// except under `mqttset2020`, which hashes its text fields.
     #[arg(long = "one-hot", value_delimiter = ',', value_name = "COLUMN,...")]
     pub one_hot: Vec<String>,
-    /// Feature tables: our CSV output or the published dataset CSVs, unchanged.
+    /// Feature tables: our CSV or Parquet output (a name ending in `.parquet` is read as
+    /// Parquet), or the published dataset CSVs, unchanged.
     #[arg(required = true, value_name = "DATA")]
     pub data: Vec<PathBuf>,
 }

@@ -45,7 +45,7 @@ pub fn run(args: &Args) -> u8 {
         }
     };
     let reading = progress::spinner(&format!("reading {} table(s)", args.table.data.len()));
-    let ds = table::read_csv_files(&args.table.data, &options);
+    let ds = table::read_files(&args.table.data, &options);
     reading.finish_and_clear();
     let ds = match ds {
         Ok(ds) => ds,

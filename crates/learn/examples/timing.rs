@@ -1,5 +1,6 @@
-//! Fit and predict timings of one or more classifiers on a train and a test CSV (label column
-//! `target`), for PERFORMANCE-NOTES.md; `scripts/sklearn_timing.py` times scikit-learn the same way.
+//! Fit and predict timings of one or more classifiers on a train and a test table (CSV or
+//! Parquet, label column `target`), for PERFORMANCE-NOTES.md; `scripts/sklearn_timing.py`
+//! times scikit-learn the same way.
 //!
 //! ```text
 //! RAYON_NUM_THREADS=2 cargo run --release --example timing -- TRAIN.csv TEST.csv rf:mqttset2020,nb
@@ -7,7 +8,7 @@
 //! Prints one JSON object per model: kind, preset, rows, fit and predict seconds, accuracy.
 
 use mqtt_ids_learn::metrics::accuracy;
-use mqtt_ids_learn::table::{read_csv_files, TableOptions};
+use mqtt_ids_learn::table::{read_files, TableOptions};
 use mqtt_ids_learn::{Classifier, ModelParams};
 use std::time::Instant;
 
@@ -18,8 +19,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let opts = TableOptions::with_label_column("target");
     let t = Instant::now();
-    let train = read_csv_files(&[&args[0]], &opts)?;
-    let test = read_csv_files(&[&args[1]], &opts)?;
+    let train = read_files(&[&args[0]], &opts)?;
+    let test = read_files(&[&args[1]], &opts)?;
     eprintln!(
         "read {} + {} rows in {:.2} s",
         train.n_rows(),

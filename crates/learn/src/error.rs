@@ -12,13 +12,23 @@ pub enum Error {
     },
     #[error("{}: {source}", path.display())]
     Csv { path: PathBuf, source: csv::Error },
-    #[error("{}: line {line}, column `{column}`: cannot read `{value}` as a number ({hint})", path.display())]
+    #[error("{}: {unit} {line}, column `{column}`: cannot read `{value}` as a number ({hint})", path.display())]
     Parse {
         path: PathBuf,
+        /// `line` (CSV) or `row` (Parquet, counted from 1).
+        unit: &'static str,
         line: u64,
         column: String,
         value: String,
         hint: &'static str,
+    },
+    #[error("{}: {reason}", path.display())]
+    Parquet { path: PathBuf, reason: String },
+    #[error("{}: column `{column}` has type {data_type}; expected integers, floats, booleans or strings", path.display())]
+    ColumnType {
+        path: PathBuf,
+        column: String,
+        data_type: String,
     },
     #[error("{}: no column `{column}`; the header has: {available}", path.display())]
     MissingColumn {

@@ -4,7 +4,7 @@
 //! ```
 //! use mqtt_ids_learn::{evaluate, Classifier, Dataset, Matrix, ModelParams, Protocol};
 //!
-//! // A table: records, class per row, class names, feature names (normally `table::read_csv_files`).
+//! // A table: records, class per row, class names, feature names (normally `table::read_files`).
 //! let rows: Vec<Vec<f32>> = (0..40).map(|i| vec![i as f32, (i % 7) as f32]).collect();
 //! let targets: Vec<usize> = (0..40).map(|i| (i >= 20) as usize).collect();
 //! let ds = Dataset::new(
@@ -54,6 +54,7 @@ pub mod svm_rbf;
 pub mod tree;
 
 mod gemm;
+mod parquet_table;
 
 pub use dataset::{Dataset, Matrix};
 pub use error::{Error, Result};

@@ -1,5 +1,6 @@
-//! Reading feature tables from CSV, one record at a time: our own feature CSVs and the published
-//! dataset CSVs unchanged (MQTTset `train70*.csv` with a `target` column; MQTT-IoT-IDS2020 packet,
+//! Reading feature tables from CSV (and, through the same rules, Parquet: see
+//! [`read_files`]), one record at a time: our own feature tables and the published dataset CSVs
+//! unchanged (MQTTset `train70*.csv` with a `target` column; MQTT-IoT-IDS2020 packet,
 //! `uniflow_*` and `biflow_*` CSVs whose class comes from the file name and the `is_attack` column).
 
 use crate::dataset::{Dataset, Matrix};
@@ -264,6 +265,8 @@ enum Encoding {
 /// How each column of one file is used.
 pub(crate) struct Layout {
     path: PathBuf,
+    /// What `line` counts in errors: `line` (CSV) or `row` (Parquet).
+    unit: &'static str,
     header: Vec<String>,
     file_index: usize,
     file_class: String,
@@ -336,7 +339,12 @@ impl<'o> TableBuilder<'o> {
 
     /// Decides the use of every column of a file from its header; every file must give the
     /// same feature columns in the same order.
-    pub(crate) fn start_file(&mut self, path: &Path, header: Vec<String>) -> Result<Layout> {
+    pub(crate) fn start_file(
+        &mut self,
+        path: &Path,
+        header: Vec<String>,
+        unit: &'static str,
+    ) -> Result<Layout> {
         let options = self.options;
         let find = |name: &str| -> Result<usize> {
             header
@@ -398,6 +406,7 @@ impl<'o> TableBuilder<'o> {
         self.n_files += 1;
         Ok(Layout {
             path: path.to_path_buf(),
+            unit,
             file_class: class_from_file_name(path),
             header,
             file_index: self.n_files - 1,
@@ -424,6 +433,7 @@ impl<'o> TableBuilder<'o> {
                 Cell::Number(_) => Ok(options.missing_value),
                 Cell::Text(raw) => parse_cell(raw, options).map_err(|hint| Error::Parse {
                     path: layout.path.clone(),
+                    unit: layout.unit,
                     line,
                     column: layout.header[j].clone(),
                     value: raw.chars().take(40).collect(),
@@ -583,7 +593,7 @@ fn read_csv_into(builder: &mut TableBuilder, path: &Path) -> Result<()> {
         .iter()
         .map(|s| s.trim().to_string())
         .collect();
-    let layout = builder.start_file(path, header)?;
+    let layout = builder.start_file(path, header, "line")?;
     let mut record = csv::StringRecord::new();
     while reader.read_record(&mut record).map_err(csv_error)? {
         let line = record.position().map_or(0, |p| p.line());
@@ -592,8 +602,33 @@ fn read_csv_into(builder: &mut TableBuilder, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Reads and concatenates CSV files into one dataset. Every file must have the same feature
+/// Reads and concatenates feature tables into one dataset: files whose name ends in `.parquet`
+/// as Parquet, the others as CSV (the two may be mixed). Every file must have the same feature
 /// columns (after exclusion) in the same order. Classes are sorted by name.
+pub fn read_files<P: AsRef<Path>>(paths: &[P], options: &TableOptions) -> Result<Dataset> {
+    if paths.is_empty() {
+        return Err(Error::Empty("no table file given".into()));
+    }
+    let mut builder = TableBuilder::new(options);
+    for path in paths {
+        let path = path.as_ref();
+        if is_parquet(path) {
+            crate::parquet_table::read_parquet_into(&mut builder, path)?;
+        } else {
+            read_csv_into(&mut builder, path)?;
+        }
+    }
+    builder.finish()
+}
+
+/// Whether a file is read as Parquet: its name ends in `.parquet` (any case).
+pub fn is_parquet(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+}
+
+/// Reads and concatenates CSV files into one dataset, whatever their names. Every file must
+/// have the same feature columns (after exclusion) in the same order. Classes are sorted by name.
 pub fn read_csv_files<P: AsRef<Path>>(paths: &[P], options: &TableOptions) -> Result<Dataset> {
     if paths.is_empty() {
         return Err(Error::Empty("no CSV file given".into()));

@@ -349,3 +349,169 @@ fn find_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
         .windows(needle.len())
         .any(|w| w.eq_ignore_ascii_case(needle))
 }
+
+#[cfg(test)]
+mod tests {
+    //! The rules one by one; `tests/packet.rs` holds the full table with tshark's answers.
+    use super::*;
+    use mqtt_ids_capture::{decode, Frame, LinkType};
+
+    fn layer_of(
+        protocol: u8,
+        ports: (u16, u16),
+        payload: &[u8],
+        mqtt: MqttLayer,
+    ) -> Option<&'static str> {
+        let mut l4 = Vec::new();
+        l4.extend_from_slice(&ports.0.to_be_bytes());
+        l4.extend_from_slice(&ports.1.to_be_bytes());
+        if protocol == 6 {
+            l4.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x18, 1, 0, 0, 0, 0, 0]);
+        } else {
+            l4.extend_from_slice(&(8 + payload.len() as u16).to_be_bytes());
+            l4.extend_from_slice(&[0, 0]);
+        }
+        l4.extend_from_slice(payload);
+        let mut ip = vec![0x45, 0];
+        ip.extend_from_slice(&(20 + l4.len() as u16).to_be_bytes());
+        ip.extend_from_slice(&[0, 0, 0, 0, 64, protocol, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+        ip.extend_from_slice(&l4);
+        let frame = Frame {
+            number: 1,
+            offset: 0,
+            ts_ns: 0,
+            interface: 0,
+            link_type: LinkType::RAW,
+            orig_len: ip.len() as u32,
+            data: &ip,
+        };
+        highest_layer(&decode(frame), mqtt)
+    }
+
+    fn tcp(ports: (u16, u16), payload: &[u8]) -> &'static str {
+        layer_of(6, ports, payload, MqttLayer::None).unwrap()
+    }
+
+    fn udp(ports: (u16, u16), payload: &[u8]) -> &'static str {
+        layer_of(17, ports, payload, MqttLayer::None).unwrap()
+    }
+
+    #[test]
+    fn mqtt_comes_from_the_tracker() {
+        let m = |mqtt| layer_of(6, (40000, 1883), b"\x30\x02\x00\x00", mqtt);
+        assert_eq!(
+            m(MqttLayer::Messages {
+                last_malformed: false
+            }),
+            Some("MQTT")
+        );
+        assert_eq!(
+            m(MqttLayer::Messages {
+                last_malformed: true
+            }),
+            Some("_WS.MALFORMED")
+        );
+        assert_eq!(m(MqttLayer::Segment), Some("TCP"));
+        // Not taken by the tracker (e.g. configured for other ports): the port table.
+        assert_eq!(m(MqttLayer::None), Some("MQTT"));
+    }
+
+    #[test]
+    fn empty_payloads_and_other_protocols() {
+        assert_eq!(tcp((22, 40000), b""), "TCP");
+        assert_eq!(udp((53, 40000), b""), "UDP");
+        assert_eq!(layer_of(1, (0x0800, 0), b"", MqttLayer::None), None);
+    }
+
+    #[test]
+    fn lower_port_first_and_rejections_fall_through() {
+        assert_eq!(tcp((22, 80), b"SSH-2.0-x\r\n"), "SSH");
+        assert_eq!(tcp((80, 22), b"SSH-2.0-x\r\n"), "SSH");
+        assert_eq!(udp((53, 123), &[0; 48]), "DNS");
+        assert_eq!(udp((123, 5353), &[0; 48]), "NTP");
+        // SNMP rejects what is not BER; nothing else claims port 40000.
+        assert_eq!(udp((161, 40000), b"\x01\x02"), "DATA");
+        assert_eq!(udp((161, 40000), b"\x30\x00"), "SNMP");
+        assert_eq!(udp((40000, 40001), b"x"), "DATA");
+        assert_eq!(tcp((40000, 40001), b"x"), "DATA");
+    }
+
+    #[test]
+    fn fixed_parts_shorter_than_tshark_reads_are_malformed() {
+        assert_eq!(udp((40000, 53), &[0; 11]), "_WS.MALFORMED");
+        assert_eq!(udp((40000, 53), &[0; 12]), "DNS");
+        assert_eq!(udp((68, 67), &[0; 239]), "_WS.MALFORMED");
+        assert_eq!(udp((68, 67), &[0; 240]), "DHCP");
+        assert_eq!(udp((40000, 123), &[0; 47]), "_WS.MALFORMED");
+    }
+
+    #[test]
+    fn http_waits_for_whole_messages() {
+        assert_eq!(tcp((40000, 80), b"GET / HTTP/1.1\r\nHost: x\r\n"), "TCP");
+        assert_eq!(
+            tcp((40000, 80), b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+            "HTTP"
+        );
+        assert_eq!(tcp((40000, 80), b"not http\r\n\r\n"), "TCP");
+        let post =
+            b"POST / HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n";
+        assert_eq!(tcp((40000, 80), post), "TCP");
+        assert_eq!(tcp((40000, 80), &[&post[..], b"{}"].concat()), "JSON");
+        assert_eq!(
+            tcp((80, 40000), b"HTTP/1.1 304 Not Modified\r\n\r\n"),
+            "HTTP"
+        );
+        assert_eq!(tcp((80, 40000), b"HTTP/1.1 200 OK\r\n\r\nbody"), "TCP");
+        // The heuristic needs a version on the request line.
+        assert_eq!(tcp((40000, 40001), b"GET / HTTP/1.0\r\n\r\n"), "HTTP");
+        assert_eq!(tcp((40000, 40001), b"GET /\r\n\r\n"), "DATA");
+    }
+
+    #[test]
+    fn media_types() {
+        let cases: [(Option<&[u8]>, &str); 9] = [
+            (None, "DATA"),
+            (Some(b"application/json"), "JSON"),
+            (Some(b"Application/JSON ; charset=utf-8"), "JSON"),
+            (Some(b"application/vnd.api+json"), "JSON"),
+            (Some(b"text/xml"), "XML"),
+            (Some(b"text/html"), "DATA-TEXT-LINES"),
+            (
+                Some(b"application/x-www-form-urlencoded"),
+                "URLENCODED-FORM",
+            ),
+            (Some(b"application/octet-stream"), "DATA"),
+            (Some(b"image/jpeg"), "MEDIA"),
+        ];
+        for (ct, want) in cases {
+            assert_eq!(media(ct), want, "{ct:?}");
+        }
+    }
+
+    #[test]
+    fn tls_records_found_anywhere() {
+        assert_eq!(tcp((40000, 443), b"\x01"), "TLS");
+        assert_eq!(tcp((40000, 40001), b"\x17\x03\x03\x00\x10"), "TLS");
+        assert_eq!(tcp((40000, 40001), b"\x17\x03\x05\x00\x10"), "DATA");
+        assert_eq!(tcp((40000, 40001), b"\x15\x03\x03\x00\x02"), "DATA");
+        assert_eq!(tcp((40000, 40001), b"\x16\x03\x01\x00"), "DATA");
+    }
+
+    #[test]
+    fn any_payload_never_panics() {
+        let mut payload = Vec::new();
+        for n in 0..600u32 {
+            payload.push((n.wrapping_mul(2_654_435_761) >> 13) as u8);
+            for ports in [(80, 1), (53, 1), (25, 1), (1900, 1), (5060, 1), (1, 2)] {
+                let _ = layer_of(6, ports, &payload, MqttLayer::None);
+                let _ = layer_of(17, ports, &payload, MqttLayer::None);
+            }
+        }
+        for text in [
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n"[..],
+            b"GET / HTTP/1.1\r\nContent-Type:\r\n:\r\n\r\n",
+        ] {
+            let _ = tcp((80, 40000), text);
+        }
+    }
+}

@@ -24,7 +24,8 @@
 //! let e = evaluate(&params, &ds, &Protocol::from_name("hindy2020").unwrap(), &mut |_, _, _| {}).unwrap();
 //! assert_eq!(e.folds.len(), 5);
 //! ```
-// `unsafe` only in `gemm`, the one call into matrixmultiply, with a SAFETY line.
+// `unsafe` only in `gemm` (the one call into matrixmultiply) and in calls of kernels compiled
+// for AVX2 after checking the processor has it (`lr`), each with a SAFETY line.
 #![deny(unsafe_code)]
 
 pub mod dataset;

@@ -273,8 +273,8 @@ fn dots<const C: usize>(x: &[f64], w: &[f64], out: &mut [f64]) {
 fn exp_nonpositive(x: f64) -> f64 {
     // 1.5·2⁵²: adding it rounds to the nearest integer, which then sits in the low bits.
     const SHIFTER: f64 = 6_755_399_441_055_744.0;
-    const LN2_HI: f64 = 6.931_471_803_691_238_2e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+    const LN2_HI: f64 = f64::from_bits(0x3FE6_2E42_FEE0_0000); // ln2's high 32 bits (fdlibm)
+    const LN2_LO: f64 = f64::from_bits(0x3DEA_39EF_3579_3C76); // ln2 − LN2_HI
     let x = x.max(-708.0);
     let t = x * std::f64::consts::LOG2_E + SHIFTER;
     let n = t - SHIFTER;

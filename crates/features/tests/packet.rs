@@ -440,8 +440,13 @@ fn tcp(src_port: u16, dst_port: u16, payload: &[u8]) -> Vec<u8> {
     )
 }
 
-/// Writes a nanosecond pcap (raw IP) of `packets`, frame i at 1600000000 s + `ts_ns(i)`.
-fn write_capture(name: &str, packets: &[Vec<u8>], ts_ns: impl Fn(usize) -> i64) -> PathBuf {
+/// Writes a nanosecond pcap (raw IP) of `packets`, frame i at 1600000000 s + `ts_ns(i)`, each
+/// with its last `cut` bytes left out of the capture (snap length).
+fn write_capture(
+    name: &str,
+    packets: &[(Vec<u8>, usize)],
+    ts_ns: impl Fn(usize) -> i64,
+) -> PathBuf {
     let path = std::env::temp_dir().join(format!(
         "mqtt-ids-packet-{}-{name}.pcap",
         std::process::id()
@@ -454,9 +459,14 @@ fn write_capture(name: &str, packets: &[Vec<u8>], ts_ns: impl Fn(usize) -> i64) 
         true,
     )
     .unwrap();
-    for (i, p) in packets.iter().enumerate() {
-        w.write_packet(1_600_000_000_000_000_000 + ts_ns(i), p.len() as u32, p)
-            .unwrap();
+    for (i, (p, cut)) in packets.iter().enumerate() {
+        let captured = &p[..p.len() - cut];
+        w.write_packet(
+            1_600_000_000_000_000_000 + ts_ns(i),
+            p.len() as u32,
+            captured,
+        )
+        .unwrap();
     }
     w.into_inner().unwrap();
     path
@@ -650,6 +660,16 @@ fn crafted(
     packets: &[Vec<u8>],
     ts_ns: impl Fn(usize) -> i64,
 ) -> (FrameRows, Option<FrameRows>) {
+    let whole: Vec<(Vec<u8>, usize)> = packets.iter().map(|p| (p.clone(), 0)).collect();
+    crafted_cut(name, &whole, ts_ns)
+}
+
+/// [`crafted`], with packets cut by a snap length.
+fn crafted_cut(
+    name: &str,
+    packets: &[(Vec<u8>, usize)],
+    ts_ns: impl Fn(usize) -> i64,
+) -> (FrameRows, Option<FrameRows>) {
     let path = write_capture(name, packets, ts_ns);
     let ours = our_rows(&path);
     let tshark = (have("tshark", "--version") && have("python3", "--version"))
@@ -837,4 +857,74 @@ fn mqtt_attribution_with_reordered_segments() {
             }
         }
     }
+}
+
+/// Segments cut by the snap length: tshark dissects what was captured on its own (no
+/// reassembly) and ends in `_ws.short` where its dissector reads past it.
+#[test]
+fn snaplen_truncated_frames() {
+    let publish = [&b"\x30\x20\x00\x03a/b"[..], &[b'x'; 29]].concat();
+    let two = [&b"\x30\x02\x00\x00"[..], &publish].concat();
+    let connect = b"\x10\x0d\x00\x04MQTT\x04\x02\x00\x3c\x00\x01c";
+    let dns_query =
+        b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01";
+    let flow = |port: u16, flags: u8, payload: &[u8]| {
+        tcp_segment(
+            ([10, 0, 0, 1], [10, 0, 0, 2]),
+            (port, 1883),
+            (10, 1),
+            (0, flags),
+            payload,
+        )
+    };
+    // (packet, bytes cut, tshark 4.0.17: protocol, mqtt_messagetype, mqtt_messagelength)
+    let cases: Vec<(Vec<u8>, usize, &str)> = vec![
+        (flow(40000, 0x02, b""), 0, "TCP  "),
+        (flow(40000, 0x18, &publish), 20, "_WS.SHORT 3 32"),
+        (flow(40001, 0x18, &publish), publish.len(), "TCP  "),
+        (flow(40002, 0x18, &two), 20, "_WS.SHORT 3 2"),
+        (flow(40003, 0x18, &two), publish.len(), "_WS.SHORT 3 2"),
+        (flow(40004, 0x18, connect), 4, "_WS.SHORT 1 13"),
+        (tcp(40005, 40006, b"hello world"), 5, "DATA  "),
+        (udp(40007, 40008, b"hello world"), 5, "DATA  "),
+        (udp(40009, 53, dns_query), 10, "_WS.SHORT  "),
+        (tcp(40010, 22, b"SSH-2.0-OpenSSH_7.4\r\n"), 5, "SSH  "),
+        (
+            tcp(
+                40011,
+                443,
+                &[&b"\x17\x03\x03\x00\x10"[..], &[0; 16]].concat(),
+            ),
+            5,
+            "_WS.SHORT  ",
+        ),
+        (tcp(40012, 80, b"GET / HTTP/1.1\r\n\r\n"), 8, "_WS.SHORT  "),
+    ];
+    let packets: Vec<(Vec<u8>, usize)> =
+        cases.iter().map(|(p, cut, _)| (p.clone(), *cut)).collect();
+    let (ours, tshark) = crafted_cut("short", &packets, |i| i as i64 * 1000);
+    let view = |rows: &FrameRows, frame: u64| {
+        let r = &rows[&frame];
+        ["protocol", "mqtt_messagetype", "mqtt_messagelength"]
+            .map(|n| r[column_index(n)].as_str())
+            .join(" ")
+    };
+    for (i, (_, _, want)) in cases.iter().enumerate() {
+        let frame = i as u64 + 1;
+        assert_eq!(view(&ours, frame), *want, "frame {frame}");
+        if let Some(tshark) = &tshark {
+            assert_eq!(
+                &tshark[&frame], &ours[&frame],
+                "frame {frame}: tshark's row"
+            );
+        }
+    }
+    // The cut CONNECT's flags were captured: clean session.
+    let flags: Vec<&str> = SCHEMA
+        .names()
+        .skip(23)
+        .take(7)
+        .map(|n| ours[&6][column_index(n)].as_str())
+        .collect();
+    assert_eq!(flags, ["0", "0", "0", "0", "0", "1", "0"]);
 }

@@ -10,6 +10,8 @@
 //!   nanosecond captures round exactly as it did (…001500 ns becomes …000001, the double being
 //!   just below); the comma makes the field quoted in CSV;
 //! - `protocol`: the highest layer tshark's dissection reaches ([`super::protocol`]);
+//!   a segment on an MQTT connection cut by the snap length is `_WS.SHORT` and its MQTT columns
+//!   come from its captured bytes, as tshark dissects it on its own (no reassembly);
 //! - `src_ip`, `dst_ip`, `ttl`, `ip_len` (total length), `ip_flag_df/mf/rb` (0/1): from IPv4
 //!   only, as pyshark's `packet.ip` is IPv4. IPv6 packets leave them empty by default;
 //!   [`PacketOptions::ipv6`] fills addresses, `ttl` (hop limit) and `ip_len` (40 + payload
@@ -200,6 +202,10 @@ impl FrameSet for PacketSet {
         labels: &Labeler,
         sink: &mut S,
     ) -> io::Result<()> {
+        if mqtt && packet.truncated && !packet.payload.is_empty() {
+            // tshark dissects a segment cut by the snap length on its own, from its first byte.
+            self.first = captured_first_message(packet.payload);
+        }
         let layer = match (mqtt, self.messages) {
             (false, _) => MqttLayer::None,
             (true, 0) => MqttLayer::Segment,
@@ -306,6 +312,29 @@ impl FrameSet for PacketSet {
 /// `(mqtt_con_flags & MQTT_CONMASK_USER) && (tvb_reported_length_remaining(tvb, offset) > 0)`).
 fn tshark_throws(error: &FieldError) -> bool {
     !(matches!(error.field, "username" | "password") && error.available == 0)
+}
+
+/// The first message of a segment cut by the snap length, read from what was captured: the
+/// fixed header, and the connect flags when the captured body reaches them.
+fn captured_first_message(payload: &[u8]) -> Option<FirstMessage> {
+    let (&first_byte, rest) = payload.split_first()?;
+    let mut remaining_length = 0u32;
+    for (i, &b) in rest.iter().take(4).enumerate() {
+        remaining_length |= u32::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            let body = &rest[i + 1..];
+            let body = &body[..body.len().min(remaining_length as usize)];
+            let packet_type = first_byte >> 4;
+            return Some(FirstMessage {
+                packet_type,
+                remaining_length,
+                connect_flags: (packet_type == 1)
+                    .then(|| connect_flags_before_overrun(body))
+                    .flatten(),
+            });
+        }
+    }
+    None
 }
 
 /// The connect flags of a CONNECT whose body overran: tshark shows them when the body holds the

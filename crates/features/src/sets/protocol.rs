@@ -17,6 +17,12 @@
 //! 4. Heuristics on the payload (TCP): an HTTP request or status line → HTTP (below); a TLS
 //!    handshake or application-data record header (type 22 or 23, version 3.0–3.4) → `TLS`.
 //! 5. `DATA`.
+//! 6. A packet cut by the snap length with some payload captured: `_WS.SHORT` (tshark's
+//!    exception for reading past the captured bytes; it does not reassemble such segments, so
+//!    entries that would wait for more dissect them too) when MQTT or a dissector from the
+//!    table had it, except SSH (its banner parser stops at the captured end); `DATA` and `UDP`
+//!    stay. Whether a dissector really reads past the cut depends on the bytes (a TLS record
+//!    announcing more than the segment holds shows as `TLS`): measured cases only.
 //!
 //! | port | TCP | UDP |
 //! |---|---|---|
@@ -87,6 +93,7 @@ pub mod layer {
     pub const DATA: &str = "DATA";
     pub const MQTT: &str = "MQTT";
     pub const MALFORMED: &str = "_WS.MALFORMED";
+    pub const SHORT: &str = "_WS.SHORT";
     pub const HTTP: &str = "HTTP";
     pub const TLS: &str = "TLS";
     pub const JSON: &str = "JSON";
@@ -100,10 +107,10 @@ pub mod layer {
 /// them).
 pub fn highest_layer(packet: &Packet<'_>, mqtt: MqttLayer) -> Option<&'static str> {
     let payload = packet.payload;
-    match packet.transport {
+    let layer = match packet.transport {
         Transport::Tcp {
             src_port, dst_port, ..
-        } => Some(match mqtt {
+        } => match mqtt {
             MqttLayer::Messages {
                 last_malformed: true,
             } => layer::MALFORMED,
@@ -113,16 +120,27 @@ pub fn highest_layer(packet: &Packet<'_>, mqtt: MqttLayer) -> Option<&'static st
             MqttLayer::None => by_ports(src_port, dst_port, |p| tcp_port(p, payload))
                 .or_else(|| tcp_heuristics(payload))
                 .unwrap_or(layer::DATA),
-        }),
+        },
         Transport::Udp {
             src_port, dst_port, ..
-        } => Some(if payload.is_empty() {
-            layer::UDP
-        } else {
-            by_ports(src_port, dst_port, |p| udp_port(p, payload)).unwrap_or(layer::DATA)
-        }),
-        _ => None,
+        } => {
+            if payload.is_empty() {
+                layer::UDP
+            } else {
+                by_ports(src_port, dst_port, |p| udp_port(p, payload)).unwrap_or(layer::DATA)
+            }
+        }
+        _ => return None,
+    };
+    // Cut by the snap length: tshark hands the captured bytes to the dissector without
+    // reassembly (so a table entry waiting for more, `TCP` here, dissects them too), and one
+    // that reads past them ends in `_ws.short`. MQTT always does (the message runs on past the
+    // capture); undissected bytes and SSH's banner do not.
+    let dissected = mqtt != MqttLayer::None || !matches!(layer, layer::UDP | layer::DATA | "SSH");
+    if packet.truncated && !payload.is_empty() && dissected {
+        return Some(layer::SHORT);
     }
+    Some(layer)
 }
 
 /// tshark tries the lower port's dissector first, then the higher one's.

@@ -1577,8 +1577,9 @@ impl RowSink for Cells {
     }
 }
 
-/// The conversation table is bounded: beyond `max_streams` the least recently seen is forgotten
-/// (counted), and its next frame starts over.
+/// The conversation table is bounded: beyond `max_streams` one is forgotten (the CLOCK rule:
+/// the hand spares once a conversation seen again since it last passed), counted, and its next
+/// frame starts over.
 #[test]
 fn conversation_table_is_bounded_and_evictions_counted() {
     let mut cap = Capture::new();
@@ -1605,7 +1606,8 @@ fn conversation_table_is_bounded_and_evictions_counted() {
             .unwrap();
     }
     let deltas: Vec<&str> = sink.rows.iter().map(|r| r[1].as_str()).collect();
-    // a, b, a (2 ms after a), c (evicts b), b (new again; evicts a), a (new again).
+    // a, b, a (2 ms after a), c (the hand spares a, seen again, and evicts b), b (new again;
+    // evicts a), a (new again; evicts c).
     assert_eq!(
         deltas,
         [

@@ -32,8 +32,9 @@
 //! starts a new one (`tcp.time_delta` 0 again, MQTT version unknown). Nothing is allocated per
 //! packet once the buffers have grown to the largest frame's messages.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
 use std::io;
 use std::net::IpAddr;
 
@@ -472,23 +473,12 @@ pub fn render_tshark_string(raw: &[u8], out: &mut String) {
 }
 
 /// A TCP conversation's key: both ends in a fixed order (lower (address, port) first), so both
-/// directions find one entry; flat words so that hashing is five `write_u64`s.
+/// directions find one entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct StreamKey {
     lo_addr: [u64; 2],
     hi_addr: [u64; 2],
     ports: u64,
-}
-
-impl Hash for StreamKey {
-    #[inline]
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        h.write_u64(self.lo_addr[0]);
-        h.write_u64(self.lo_addr[1]);
-        h.write_u64(self.hi_addr[0]);
-        h.write_u64(self.hi_addr[1]);
-        h.write_u64(self.ports);
-    }
 }
 
 /// An address as one number that orders as its bytes do (tshark's `cmp_address`).
@@ -519,12 +509,82 @@ impl StreamKey {
     }
 }
 
-const NIL: u32 = u32::MAX;
+/// The high and low halves of a 128-bit product, folded.
+#[inline]
+fn folded_multiply(x: u64, y: u64) -> u64 {
+    let p = u128::from(x) * u128::from(y);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+/// The table's keyed hash: the key's words folded pairwise by 128-bit multiplies with random
+/// per-table seeds (foldhash's construction). Traffic cannot aim conversations at one bucket
+/// without the seeds, and a packet costs a few nanoseconds instead of SipHash's tens.
+#[derive(Clone, Copy, Debug)]
+struct KeyHash([u64; 3]);
+
+impl KeyHash {
+    fn random() -> Self {
+        let state = RandomState::new();
+        KeyHash([1u64, 2, 3].map(|i| state.hash_one(i)))
+    }
+
+    #[inline]
+    fn of(&self, k: &StreamKey) -> u64 {
+        let [s0, s1, s2] = self.0;
+        let acc = folded_multiply(k.lo_addr[0] ^ s0, k.lo_addr[1] ^ s1);
+        let acc = folded_multiply(k.hi_addr[0] ^ acc, k.hi_addr[1] ^ s2);
+        folded_multiply(k.ports ^ acc, s1 ^ s2)
+    }
+}
+
+/// A key with its hash, computed once per packet: the map hashes entries by it alone.
+#[derive(Clone, Copy, Debug)]
+struct Hashed {
+    hash: u64,
+    key: StreamKey,
+}
+
+impl PartialEq for Hashed {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for Hashed {}
+
+impl Hash for Hashed {
+    #[inline]
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        h.write_u64(self.hash);
+    }
+}
+
+/// Hands a precomputed hash to the map.
+#[derive(Clone, Copy, Debug, Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used by `Hashed`; kept total for any other caller.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    #[inline]
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// One TCP conversation as tshark keeps it, for this set's fields.
 #[derive(Clone, Copy, Debug)]
 struct Stream {
-    key: StreamKey,
     /// Timestamp of its previous frame (`tcpd->ts_prev`).
     ts_prev: i64,
     /// Each side's base sequence number once known (`tcpd->flow{1,2}.base_seq`): a pure SYN
@@ -532,97 +592,132 @@ struct Stream {
     base_seq: [Option<u32>; 2],
     /// The MQTT protocol level of the conversation's last CONNECT (0 before any).
     version: u8,
-    /// Recency list links (towards more recent, towards less recent).
-    newer: u32,
-    older: u32,
+    /// Seen again since the eviction hand last passed.
+    referenced: bool,
 }
 
 impl Stream {
-    fn new(key: StreamKey, ts: i64) -> Self {
+    fn new(ts: i64) -> Self {
         Stream {
-            key,
             ts_prev: ts,
             base_seq: [None; 2],
             version: 0,
-            newer: NIL,
-            older: NIL,
+            referenced: false,
         }
     }
 }
 
-/// Conversations by key, at most `max` of them, least recently seen evicted first. Slots are
-/// reused, so a full table allocates nothing.
+/// Conversations by key, at most `max` of them. Beyond that one is evicted by the CLOCK rule
+/// (an approximation of least recently seen): a hand sweeps the ring of keys, sparing once each
+/// conversation seen again since it last passed, so a conversation of a single frame (a scan)
+/// goes first. A frame costs one probe of the map, which holds the conversation itself; the ring
+/// is touched only to evict. Nothing is allocated once the table is full.
 #[derive(Debug)]
 struct StreamTable {
-    index: HashMap<StreamKey, u32, RandomState>,
-    slots: Vec<Stream>,
-    /// Most and least recently seen slots.
-    newest: u32,
-    oldest: u32,
+    index: HashMap<Hashed, Stream, BuildHasherDefault<PassThrough>>,
+    /// Keys in the order their slots were filled; the hand's track.
+    ring: Vec<Hashed>,
+    hand: usize,
     max: usize,
+    hasher: KeyHash,
 }
 
 impl StreamTable {
     fn new(max: usize) -> Self {
         StreamTable {
             index: HashMap::default(),
-            slots: Vec::new(),
-            newest: NIL,
-            oldest: NIL,
-            max: max.clamp(1, NIL as usize - 1),
+            ring: Vec::new(),
+            hand: 0,
+            max: max.max(1),
+            hasher: KeyHash::random(),
         }
     }
 
-    fn unlink(&mut self, i: u32) {
-        let Stream { newer, older, .. } = self.slots[i as usize];
-        match newer {
-            NIL => self.newest = older,
-            n => self.slots[n as usize].older = older,
-        }
-        match older {
-            NIL => self.oldest = newer,
-            o => self.slots[o as usize].newer = newer,
-        }
-    }
-
-    fn push_newest(&mut self, i: u32) {
-        let s = &mut self.slots[i as usize];
-        s.newer = NIL;
-        s.older = self.newest;
-        match self.newest {
-            NIL => self.oldest = i,
-            n => self.slots[n as usize].newer = i,
-        }
-        self.newest = i;
-    }
-
-    /// The conversation of `key`, made the most recent; a new one (evicting the oldest when
-    /// full) when absent. Returns its slot and whether it was created, and counts evictions.
-    fn touch(&mut self, key: StreamKey, ts: i64, stats: &mut MqttsetStats) -> (u32, bool) {
-        if let Some(&i) = self.index.get(&key) {
-            if self.newest != i {
-                self.unlink(i);
-                self.push_newest(i);
-            }
-            return (i, false);
-        }
-        let i = if self.slots.len() < self.max {
-            self.slots.push(Stream::new(key, ts));
-            (self.slots.len() - 1) as u32
-        } else {
-            let i = self.oldest;
-            self.unlink(i);
-            let old = self.slots[i as usize].key;
-            self.index.remove(&old);
-            self.slots[i as usize] = Stream::new(key, ts);
-            stats.evicted += 1;
-            i
+    /// `key`'s conversation, a new one (evicting another when full) when absent.
+    fn touch(&mut self, key: StreamKey, ts: i64, stats: &mut MqttsetStats) -> &mut Stream {
+        let hashed = Hashed {
+            hash: self.hasher.of(&key),
+            key,
         };
-        self.index.insert(key, i);
-        self.push_newest(i);
-        stats.streams += 1;
-        (i, true)
+        let full = self.ring.len() >= self.max;
+        if full && !self.index.contains_key(&hashed) {
+            self.evict_one();
+            stats.evicted += 1;
+        }
+        match self.index.entry(hashed) {
+            Entry::Occupied(e) => {
+                let stream = e.into_mut();
+                stream.referenced = true;
+                stream
+            }
+            Entry::Vacant(v) => {
+                if full {
+                    // The slot the hand stopped at was freed for this one.
+                    self.ring[self.hand] = hashed;
+                    self.hand = (self.hand + 1) % self.ring.len();
+                } else {
+                    self.ring.push(hashed);
+                }
+                stats.streams += 1;
+                v.insert(Stream::new(ts))
+            }
+        }
     }
+
+    /// Moves the hand to a conversation not seen since it last passed, clearing the marks of
+    /// those it spares, and forgets that conversation (its ring slot is then reused).
+    fn evict_one(&mut self) {
+        loop {
+            let key = self.ring[self.hand];
+            match self.index.get_mut(&key) {
+                Some(stream) if stream.referenced => {
+                    stream.referenced = false;
+                    self.hand = (self.hand + 1) % self.ring.len();
+                }
+                _ => {
+                    self.index.remove(&key);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// A segment's step in its conversation, as packet-tcp.c takes it: a new conversation when
+/// ports are reused, the frame's `tcp.time_delta`, the sides' base sequence numbers.
+fn advance(
+    stream: &mut Stream,
+    side: usize,
+    ts: i64,
+    (seq, ack, flags): (u32, u32, TcpFlags),
+    stats: &mut MqttsetStats,
+) -> i64 {
+    // A SYN (without ACK) whose sequence number differs from the side's base sequence number
+    // opens a new conversation on the same ports ("ports reused").
+    let pure_syn = flags.0 & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::SYN;
+    if pure_syn && stream.base_seq[side].is_some_and(|base| base != seq) {
+        *stream = Stream {
+            referenced: true,
+            ..Stream::new(ts)
+        };
+        stats.ports_reused += 1;
+        stats.streams += 1;
+    }
+    let delta = ts.wrapping_sub(stream.ts_prev);
+    stream.ts_prev = ts;
+    // tcp_analyze_sequence_number: the sender's base from its first segment (the SYN's sequence
+    // number, else one before), the peer's from the first acknowledgement.
+    if stream.base_seq[side].is_none() {
+        stream.base_seq[side] = Some(if flags.has(TcpFlags::SYN) {
+            seq
+        } else {
+            seq.wrapping_sub(1)
+        });
+    }
+    if stream.base_seq[1 - side].is_none() && flags.has(TcpFlags::ACK) {
+        stream.base_seq[1 - side] = Some(ack.wrapping_sub(1));
+    }
+    delta
 }
 
 /// Builds `mqttset` rows.
@@ -671,48 +766,6 @@ impl MqttsetSet {
     fn clear_pending(&mut self) {
         self.buffer.clear();
         self.pending.clear();
-    }
-
-    /// The conversation of a segment as tshark finds it, with the frame's `tcp.time_delta`.
-    fn conversation(
-        &mut self,
-        key: StreamKey,
-        side: usize,
-        ts: i64,
-        seq: u32,
-        ack: u32,
-        flags: TcpFlags,
-    ) -> (u32, i64) {
-        let (i, _) = self.streams.touch(key, ts, &mut self.stats);
-        let stream = &mut self.streams.slots[i as usize];
-        // A SYN (without ACK) whose sequence number differs from the side's base sequence number
-        // opens a new conversation on the same ports (packet-tcp.c, "ports reused").
-        let pure_syn = flags.0 & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::SYN;
-        if pure_syn && stream.base_seq[side].is_some_and(|base| base != seq) {
-            let (newer, older) = (stream.newer, stream.older);
-            *stream = Stream {
-                newer,
-                older,
-                ..Stream::new(key, ts)
-            };
-            self.stats.ports_reused += 1;
-            self.stats.streams += 1;
-        }
-        let delta = ts.wrapping_sub(stream.ts_prev);
-        stream.ts_prev = ts;
-        // tcp_analyze_sequence_number: the sender's base from its first segment (the SYN's
-        // sequence number, else one before), the peer's from the first acknowledgement.
-        if stream.base_seq[side].is_none() {
-            stream.base_seq[side] = Some(if flags.has(TcpFlags::SYN) {
-                seq
-            } else {
-                seq.wrapping_sub(1)
-            });
-        }
-        if stream.base_seq[1 - side].is_none() && flags.has(TcpFlags::ACK) {
-            stream.base_seq[1 - side] = Some(ack.wrapping_sub(1));
-        }
-        (i, delta)
     }
 
     fn opt_uint<S: RowSink>(sink: &mut S, v: Option<u64>) {
@@ -797,10 +850,11 @@ impl FrameSet for MqttsetSet {
         };
         let ts = packet.frame.ts_ns;
         let (key, side) = StreamKey::of(ip.src, src_port, ip.dst, dst_port);
-        let (slot, delta_ns) = self.conversation(key, side, ts, seq, ack, flags);
+        let stream = self.streams.touch(key, ts, &mut self.stats);
+        let delta_ns = advance(stream, side, ts, (seq, ack, flags), &mut self.stats);
 
         let mut fields = Fields::default();
-        let mut version = self.streams.slots[slot as usize].version;
+        let mut version = stream.version;
         for p in &self.pending {
             self.stats.messages += 1;
             let Some(frame) = self
@@ -825,7 +879,7 @@ impl FrameSet for MqttsetSet {
                 &mut fields,
             );
         }
-        self.streams.slots[slot as usize].version = version;
+        stream.version = version;
 
         // tshark's tcp.len is what the IP header announces; when the capture cut the segment
         // (snap length), the bytes missing from the frame are added back.

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use mqtt_ids_capture::{self as capture, ReaderOptions};
@@ -314,17 +314,16 @@ fn extract_file(file: &str, args: &Args, plan: &Plan) -> Result<FileOutcome, Str
                 } else {
                     ""
                 };
-                let writer: Box<dyn Write + Send> =
-                    Box::new(BufWriter::with_capacity(1 << 20, created));
+                let writer: Box<dyn Write + Send> = Box::new(created);
                 Output::Csv(
                     CsvSink::new(writer, set.schema(), absent)
                         .map_err(|e| format!("cannot write {}: {e}", partial.display()))?,
                 )
             }
-            Format::Parquet => Output::Parquet(
+            Format::Parquet => Output::Parquet(Box::new(
                 ParquetSink::new(created, set.schema(), provenance.key_values())
                     .map_err(|e| format!("cannot write {}: {e}", partial.display()))?,
-            ),
+            )),
         };
         match set {
             SetKind::Packet => outputs.packet = Some(output),

@@ -263,7 +263,7 @@ fn a_truncated_capture_keeps_the_rows_before_the_fault_and_exits_2() {
     let dir = out_dir("truncated");
     std::fs::create_dir_all(&dir).unwrap();
     let cut = dir.join("cut.pcap");
-    // Cut in the middle of a record; the file is large enough for many whole packets first.
+    // Cut in the middle of a record (58 packets of up to 32 KB: about half come whole first).
     std::fs::write(&cut, &bytes[..bytes.len() / 2 + 7]).unwrap();
     let out = bin()
         .args(["extract", "--set", "packet,uniflow", "-o"])
@@ -279,7 +279,7 @@ fn a_truncated_capture_keeps_the_rows_before_the_fault_and_exits_2() {
     let cut_rows = lines(&dir.join("packet_cut.csv")).len();
     let full_rows = lines(&dir.join("packet_flood-train.csv")).len();
     assert!(
-        cut_rows > 100 && cut_rows < full_rows,
+        cut_rows > 10 && cut_rows < full_rows,
         "{cut_rows} vs {full_rows}"
     );
     assert!(lines(&dir.join("uniflow_cut.csv")).len() > 1);

@@ -36,7 +36,7 @@ pub enum Output {
     Csv(CsvSink<Box<dyn Write + Send>>),
     /// Parquet.
     #[cfg(feature = "parquet")]
-    Parquet(ParquetSink),
+    Parquet(Box<ParquetSink>),
 }
 
 impl Output {
@@ -157,7 +157,7 @@ pub fn extract(
     let needs_mqtt = packet_set.is_some() || mqttset_set.is_some();
     let needs_flows = outputs.uniflow.is_some() || outputs.biflow.is_some();
     let mut tracker = needs_mqtt.then(|| Tracker::new(options.tracker.clone()));
-    let mut flows = needs_flows.then(|| FlowTable::new(options.flows.clone()));
+    let mut flows = needs_flows.then(|| FlowTable::new(options.flows));
     let labels = &options.labels;
     let (mut last_number, mut last_ts) = (0u64, 0i64);
     let mut last_progress = 0u64;

@@ -55,6 +55,9 @@ pub fn write_float_py(out: &mut Vec<u8>, v: f64) {
     }
 }
 
+/// Buffered CSV bytes written to the output at once.
+const FLUSH_BYTES: usize = 1 << 20;
+
 /// CSV per RFC 4180: comma-separated, CRLF-free (`\n` line ends as pandas and tshark write them),
 /// fields quoted when they hold a comma, quote, CR or LF, quotes doubled.
 pub struct CsvSink<W: Write> {
@@ -62,6 +65,7 @@ pub struct CsvSink<W: Write> {
     schema: Schema,
     /// Text written for absent values (`0` for the MQTTset set as published, empty otherwise).
     absent: &'static str,
+    /// Rows not yet written (the header line first).
     line: Vec<u8>,
     column: usize,
     rows: u64,
@@ -69,8 +73,8 @@ pub struct CsvSink<W: Write> {
 
 impl<W: Write> CsvSink<W> {
     /// A sink that writes the header line at once.
-    pub fn new(mut out: W, schema: Schema, absent: &'static str) -> io::Result<Self> {
-        let mut line = Vec::with_capacity(256);
+    pub fn new(out: W, schema: Schema, absent: &'static str) -> io::Result<Self> {
+        let mut line = Vec::with_capacity(FLUSH_BYTES + 4096);
         for (i, name) in schema.names().enumerate() {
             if i > 0 {
                 line.push(b',');
@@ -78,8 +82,6 @@ impl<W: Write> CsvSink<W> {
             push_text(&mut line, name.as_bytes());
         }
         line.push(b'\n');
-        out.write_all(&line)?;
-        line.clear();
         Ok(CsvSink {
             out,
             schema,
@@ -95,12 +97,15 @@ impl<W: Write> CsvSink<W> {
         self.rows
     }
 
-    /// Flushes and returns the writer.
+    /// Writes what is buffered, flushes and returns the writer.
     pub fn finish(mut self) -> io::Result<W> {
+        self.out.write_all(&self.line)?;
+        self.line.clear();
         self.out.flush()?;
         Ok(self.out)
     }
 
+    #[inline]
     fn separator(&mut self) -> ColumnType {
         if self.column > 0 {
             self.line.push(b',');
@@ -134,31 +139,51 @@ fn push_text(line: &mut Vec<u8>, text: &[u8]) {
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// `0x` and `v` in lower-case hex, zero-padded to at least `width` digits (as `{:#0w$x}` would,
+/// without the formatting machinery).
+fn push_hex(line: &mut Vec<u8>, v: u64, width: u8) {
+    let digits = ((64 - v.leading_zeros()).div_ceil(4)).max(1) as usize;
+    let n = digits.max(usize::from(width));
+    line.extend_from_slice(b"0x");
+    for i in (0..n).rev() {
+        line.push(if i < 16 {
+            HEX[((v >> (4 * i)) & 15) as usize]
+        } else {
+            b'0'
+        });
+    }
+}
 /// How tshark's `-T fields` writes a present, empty `FT_BYTES` field.
 const EMPTY_BYTES: &[u8] = b"<MISSING>";
 
 impl<W: Write> RowSink for CsvSink<W> {
+    #[inline]
     fn null(&mut self) {
-        self.separator();
-        let absent = self.absent;
-        self.line.extend_from_slice(absent.as_bytes());
+        if self.column > 0 {
+            self.line.push(b',');
+        }
+        self.column += 1;
+        self.line.extend_from_slice(self.absent.as_bytes());
     }
 
+    #[inline]
     fn uint(&mut self, v: u64) {
         match self.separator() {
-            ColumnType::Hex(width) => {
-                let _ = write!(self.line, "0x{v:0width$x}", width = usize::from(width));
-            }
+            ColumnType::Hex(width) => push_hex(&mut self.line, v, width),
             ColumnType::Float => write_float_py(&mut self.line, v as f64),
-            _ => {
-                let _ = write!(self.line, "{v}");
-            }
+            // Flags and small counts are most fields: one digit without the formatter.
+            _ if v < 10 => self.line.push(b'0' + v as u8),
+            _ => self
+                .line
+                .extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
         }
     }
 
     fn int(&mut self, v: i64) {
         self.separator();
-        let _ = write!(self.line, "{v}");
+        self.line
+            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
     }
 
     fn float(&mut self, v: f64) {
@@ -199,9 +224,14 @@ impl<W: Write> RowSink for CsvSink<W> {
         self.line.push(b'\n');
         self.column = 0;
         self.rows += 1;
-        let result = self.out.write_all(&self.line);
-        self.line.clear();
-        result
+        // Rows collect in one buffer written in large chunks: no per-row write call, and no
+        // second copy when the writer is unbuffered.
+        if self.line.len() >= FLUSH_BYTES {
+            let result = self.out.write_all(&self.line);
+            self.line.clear();
+            result?;
+        }
+        Ok(())
     }
 }
 
@@ -214,6 +244,23 @@ mod tests {
         let mut out = Vec::new();
         write_float_py(&mut out, v);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn hex_pads_like_format() {
+        for (v, w) in [
+            (0u64, 2u8),
+            (0x18, 4),
+            (0x1234, 2),
+            (u64::MAX, 4),
+            (0xabc, 0),
+            (5, 8),
+        ] {
+            let mut out = Vec::new();
+            push_hex(&mut out, v, w);
+            let want = format!("0x{v:0w$x}", w = usize::from(w));
+            assert_eq!(String::from_utf8(out).unwrap(), want);
+        }
     }
 
     #[test]

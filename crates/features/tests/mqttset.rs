@@ -42,9 +42,9 @@ struct KnownDifference {
 }
 
 /// Every cell where our rows differ from tshark's on the shared captures, with the reason. None
-/// today: the shared captures have no segment out of order and no message above the tracker's
-/// cap, the two kinds of difference there are (tests/mqttset_fields.rs shows both on crafted
-/// traffic, against tshark).
+/// today: the shared captures have no segment out of order, no message above the tracker's cap
+/// and no broken framing, the kinds of difference there are (tests/mqttset_fields.rs shows each
+/// on crafted traffic, against tshark).
 const KNOWN_DIFFERENCES: &[KnownDifference] = &[];
 
 fn shared_data() -> Option<PathBuf> {

@@ -1625,3 +1625,178 @@ fn conversation_table_is_bounded_and_evictions_counted() {
         (6, 5, 3, 2)
     );
 }
+
+/// Reassembly cases where tshark and we agree: an exact retransmission (dissected once), a
+/// segment lost in capture that the peer acknowledged (the next segment starts a message), and
+/// a fixed header cut after its first byte.
+#[test]
+fn retransmission_lost_segment_and_header_cut_after_its_type() {
+    let mut cap = Capture::new();
+    let mut a = Conn::new("10.3.0.1", 43000, "10.3.0.2", 1883);
+    cap.open(&mut a);
+    cap.client(
+        &mut a,
+        &mqtt(0x10, &cat(&[&s(b"MQTT"), &[4, 2], &[0, 60], &s(b"a")])),
+    );
+    let publish = mqtt(0x30, &cat(&[&s(b"t"), b"one"]));
+    let seq = a.client_seq;
+    let original = cap.client(&mut a, &publish);
+    let again = cap.segment(
+        a.client,
+        a.server,
+        seq,
+        a.server_seq,
+        PSH_ACK,
+        &publish,
+        1_000,
+    );
+    // Lost: the server acknowledges bytes the capture never saw.
+    let lost = mqtt(0x30, &cat(&[&s(b"t"), &[0x42; 50]]));
+    a.client_seq += lost.len() as u32;
+    cap.server(&mut a, &mqtt(0xd0, &[]));
+    let after_gap = cap.client(&mut a, &mqtt(0x32, &cat(&[&s(b"u"), &[0, 9], b"after"])));
+    let big = mqtt(0x30, &cat(&[&s(b"t"), &[0x41; 200]]));
+    let head = cap.client(&mut a, &big[..1]);
+    let rest = cap.client(&mut a, &big[1..]);
+    let path = temp_path("agree");
+    cap.write(&path);
+    let rows = our_rows(&path, port_1883_only(), Labeler::default());
+    let publish_fields = |hdr: &'static str, len: &'static str| {
+        vec![
+            ("mqtt.hdrflags", hdr),
+            ("mqtt.msgtype", "3"),
+            ("mqtt.len", len),
+            ("mqtt.dupflag", "0"),
+            ("mqtt.qos", if hdr == "0x32" { "1" } else { "0" }),
+            ("mqtt.retain", "0"),
+        ]
+    };
+    let mut want = publish_fields("0x30", "6");
+    want.push(("mqtt.msg", "6f6e65"));
+    expect(&rows, original, &want);
+    expect(&rows, again, &[]);
+    let mut want = publish_fields("0x32", "10");
+    want.extend([("mqtt.msgid", "9"), ("mqtt.msg", "6166746572")]);
+    expect(&rows, after_gap, &want);
+    expect(&rows, head, &[]);
+    let payload = hex(&[0x41; 200]);
+    let mut want = publish_fields("0x30", "203");
+    want.push(("mqtt.msg", &payload));
+    expect(&rows, rest, &want);
+    compare_with_tshark(&path, &rows, &[]);
+    let _ = std::fs::remove_file(&path);
+}
+
+/// Broken streams where tshark loses the message framing and we resynchronise on the next fixed
+/// header that parses (and is followed by a plausible one). Each is a difference with tshark, by
+/// design: the IDS keeps reading the connection.
+/// - A remaining length cut between two segments: tshark's dissector cannot read a length split
+///   over segments (a known limitation noted in packet-mqtt.c) and reads garbage from there on.
+/// - A capture starting inside a message: tshark takes the first byte for a fixed header.
+/// - A remaining length of five bytes (invalid; at most four): tshark reads up to ten length
+///   bytes and takes the next segment's bytes as the body.
+#[test]
+fn broken_framing_is_resynchronised_where_tshark_loses_it() {
+    let mut cap = Capture::new();
+    let mut c = Conn::new("10.4.0.1", 44000, "10.4.0.2", 1883);
+    cap.open(&mut c);
+    cap.client(
+        &mut c,
+        &mqtt(0x10, &cat(&[&s(b"MQTT"), &[4, 2], &[0, 60], &s(b"c")])),
+    );
+    // 0x30, then the two length bytes 0xcb 0x01 (203) cut after the first.
+    let big = mqtt(0x30, &cat(&[&s(b"t"), &[0x41; 200]]));
+    let cut = cap.client(&mut c, &big[..2]);
+    let rest = cap.client(&mut c, &big[2..]);
+    let ping = cap.client(&mut c, &mqtt(0xc0, &[]));
+
+    // The first captured segment of this connection starts 10 bytes into a PUBLISH.
+    let mut m = Conn::new("10.5.0.1", 45000, "10.5.0.2", 1883);
+    let inside = mqtt(0x30, &cat(&[&s(b"t"), &[0x43; 30]]));
+    let picked_up = cap.client(&mut m, &cat(&[&inside[10..], &mqtt(0xc0, &[])]));
+    let next = cap.client(&mut m, &mqtt(0x30, &cat(&[&s(b"v"), b"x"])));
+
+    let mut e = Conn::new("10.6.0.1", 46000, "10.6.0.2", 1883);
+    cap.open(&mut e);
+    cap.client(
+        &mut e,
+        &mqtt(0x10, &cat(&[&s(b"MQTT"), &[4, 2], &[0, 60], &s(b"e")])),
+    );
+    let five = cap.client(
+        &mut e,
+        &[0x30, 0x85, 0x80, 0x80, 0x80, 0x00, 0, 1, b'w', b'z'],
+    );
+    let e_ping = cap.client(&mut e, &mqtt(0xc0, &[]));
+    let e_publish = cap.client(&mut e, &mqtt(0x30, &cat(&[&s(b"w"), b"y"])));
+
+    let path = temp_path("broken");
+    cap.write(&path);
+    let rows = our_rows(&path, port_1883_only(), Labeler::default());
+    let ping_fields = [
+        ("mqtt.hdrflags", "0xc0"),
+        ("mqtt.msgtype", "12"),
+        ("mqtt.len", "0"),
+    ];
+    let payload = hex(&[0x41; 200]);
+    let publish = |len: &'static str, msg: &'static str| {
+        [
+            ("mqtt.hdrflags", "0x30"),
+            ("mqtt.msgtype", "3"),
+            ("mqtt.len", len),
+            ("mqtt.dupflag", "0"),
+            ("mqtt.qos", "0"),
+            ("mqtt.retain", "0"),
+            ("mqtt.msg", msg),
+        ]
+    };
+    let mut rest_fields = publish("203", "").to_vec();
+    rest_fields[6].1 = &payload;
+    expect(&rows, cut, &[]);
+    expect(&rows, rest, &rest_fields);
+    expect(&rows, ping, &ping_fields);
+    expect(&rows, picked_up, &ping_fields);
+    expect(&rows, next, &publish("4", "78"));
+    expect(&rows, five, &[]);
+    expect(&rows, e_ping, &ping_fields);
+    expect(&rows, e_publish, &publish("4", "79"));
+
+    // tshark's rows, as it reads these streams.
+    let mut owned: Vec<(u64, &str, String, String)> = Vec::new();
+    let mut differ = |frame: u64, ours: &[(&str, &str)], theirs: &[(&str, &str)]| {
+        for name in SCHEMA.names().filter(|n| n.starts_with("mqtt.")) {
+            let value = |fields: &[(&str, &str)]| {
+                fields
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map_or(String::new(), |(_, v)| v.to_string())
+            };
+            let (a, b) = (value(ours), value(theirs));
+            if a != b {
+                owned.push((frame, name, a, b));
+            }
+        }
+    };
+    // The bytes after the cut read as type-0 messages and a PUBACK (0x41) with id 0x4141.
+    differ(
+        rest,
+        &rest_fields,
+        &[
+            ("mqtt.hdrflags", "0x01"),
+            ("mqtt.msgtype", "0"),
+            ("mqtt.len", "0"),
+            ("mqtt.msgid", "16705"),
+        ],
+    );
+    differ(ping, &ping_fields, &[]);
+    differ(picked_up, &ping_fields, &[]);
+    differ(next, &publish("4", "78"), &[]);
+    // A body of 5: the four bytes after the length, then the PINGREQ's first byte.
+    differ(e_ping, &ping_fields, &publish("5", "7ac0"));
+    differ(e_publish, &publish("4", "79"), &[]);
+    let differences: Vec<(u64, &str, &str, &str)> = owned
+        .iter()
+        .map(|(f, n, a, b)| (*f, *n, a.as_str(), b.as_str()))
+        .collect();
+    compare_with_tshark(&path, &rows, &differences);
+    let _ = std::fs::remove_file(&path);
+}

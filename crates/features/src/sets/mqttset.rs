@@ -25,7 +25,14 @@
 //!   dissects it as if it were next and later skips the segment filling the hole as a
 //!   retransmission; we hold it and deliver both at the filling segment, in stream order;
 //! - a message above the tracker's `max_message_len` (1 MiB) is skipped unparsed: its row has
-//!   what its fixed header says (type, flags, length), at the frame that announced it.
+//!   what its fixed header says (type, flags, length), at the frame that announced it;
+//! - broken framing — a remaining length cut between segments (tshark's dissector cannot read
+//!   one), a capture starting inside a message, a remaining length over four bytes — makes
+//!   tshark read garbage from there on, while the tracker resynchronises on the next plausible
+//!   fixed header.
+//!
+//! Retransmissions, segments lost in capture and fixed headers cut after their first byte are
+//! read as tshark reads them.
 //!
 //! State is bounded: conversations live in a table of at most `max_streams` entries, the least
 //! recently seen evicted beyond it ([`MqttsetStats::evicted`]); a frame of an evicted conversation

@@ -34,10 +34,11 @@
 //! Retransmissions, segments lost in capture and fixed headers cut after their first byte are
 //! read as tshark reads them.
 //!
-//! State is bounded: conversations live in a table of at most `max_streams` entries, the least
-//! recently seen evicted beyond it ([`MqttsetStats::evicted`]); a frame of an evicted conversation
-//! starts a new one (`tcp.time_delta` 0 again, MQTT version unknown). Nothing is allocated per
-//! packet once the buffers have grown to the largest frame's messages.
+//! State is bounded: conversations live in a table of at most `max_streams` entries (default
+//! [`DEFAULT_MAX_STREAMS`]), one evicted beyond it by the CLOCK rule, an approximation of least
+//! recently seen ([`MqttsetStats::evicted`]); a frame of an evicted conversation starts a new one
+//! (`tcp.time_delta` 0 again, MQTT version unknown). Nothing is allocated per packet once the
+//! buffers have grown to the largest frame's messages.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -417,31 +418,22 @@ fn read_body(
         }
         SUBSCRIBE => {
             first(&mut f.msgid, c.u16()?);
-            if *version == MQTT_V50 {
-                c.properties()?;
-            }
-            while c.remaining() > 0 {
+            // 5.0 has properties and subscription options, none of them in this set; before, the
+            // first filter's requested QoS is the field's first occurrence.
+            if *version != MQTT_V50 && c.remaining() > 0 {
                 let topic_len = c.u16()?;
                 if topic_len > 0 {
                     c.skip(usize::from(topic_len))?;
                 }
-                let options = c.u8()?;
-                if *version != MQTT_V50 {
-                    // The whole byte (reserved bits included): `mqtt.sub.qos` has no mask.
-                    first(&mut f.sub_qos, options);
-                }
+                // The whole byte (reserved bits included): `mqtt.sub.qos` has no mask.
+                first(&mut f.sub_qos, c.u8()?);
             }
         }
         SUBACK => {
             first(&mut f.msgid, c.u16()?);
-            if *version == MQTT_V50 {
-                c.properties()?;
-            }
-            if c.remaining() > 0 {
-                let code = c.u8()?;
-                if *version == MQTT_V31 || *version == MQTT_V311 {
-                    first(&mut f.suback_qos, code);
-                }
+            // Granted QoS in 3.1 and 3.1.1; reason codes otherwise (unknown version included).
+            if (*version == MQTT_V31 || *version == MQTT_V311) && c.remaining() > 0 {
+                first(&mut f.suback_qos, c.u8()?);
             }
         }
         PUBACK | PUBREC | PUBREL | PUBCOMP | UNSUBSCRIBE | UNSUBACK => {
@@ -810,6 +802,8 @@ impl FrameSet for MqttsetSet {
         SCHEMA
     }
 
+    /// Copies the message: which fields it has depends on the conversation's protocol version,
+    /// and the conversation is known only with the packet, at [`FrameSet::end_packet`].
     fn on_message(&mut self, event: &MessageEvent<'_>) {
         let (bytes, oversized): (&[u8], bool) = match &event.message {
             Some(m) => (m.frame, false),

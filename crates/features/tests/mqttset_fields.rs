@@ -1800,3 +1800,109 @@ fn broken_framing_is_resynchronised_where_tshark_loses_it() {
     compare_with_tshark(&path, &rows, &differences);
     let _ = std::fs::remove_file(&path);
 }
+
+/// Parquet columns are typed (hex fields as their numbers, the time delta in seconds, payloads as
+/// binary, strings as UTF-8) and hold the same values the CSV renders, nulls where it is empty.
+#[cfg(feature = "parquet")]
+#[test]
+fn parquet_holds_the_csv_values_typed() {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, UInt64Type};
+    use arrow_array::Array;
+    use arrow_schema::DataType;
+    use mqtt_ids_features::parquet::ParquetSink;
+    use mqtt_ids_features::ColumnType;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let mut cap = Capture::new();
+    let mut c = Conn::new("10.7.0.1", 47000, "10.7.0.2", 1883);
+    cap.open(&mut c);
+    let connect = cat(&[
+        &s(b"MQTT"),
+        &[4, 0x26],
+        &[0, 30],
+        &s(b"p"),
+        &s(b"will,\"t\""),
+        &s(b""),
+    ]);
+    cap.client(&mut c, &mqtt(0x10, &connect));
+    cap.server(&mut c, &mqtt(0x20, &[0, 0]));
+    cap.client(&mut c, &mqtt(0x3b, &cat(&[&s(b"a"), &[1, 2], b"\x00\xff"])));
+    cap.client(&mut c, &mqtt(0x82, &cat(&[&[0, 3], &s(b"a"), &[2]])));
+    cap.close(&mut c);
+    let path = temp_path("parquet");
+    cap.write(&path);
+    let labels = Labeler {
+        class: Some("benign".into()),
+        ..Labeler::default()
+    };
+    let csv = our_rows(&path, port_1883_only(), labels.clone());
+
+    let out = path.with_extension("parquet");
+    let mut outputs = Outputs {
+        mqttset: Some(Output::Parquet(Box::new(
+            ParquetSink::new(std::fs::File::create(&out).unwrap(), SCHEMA, Vec::new()).unwrap(),
+        ))),
+        ..Outputs::default()
+    };
+    let options = ExtractOptions {
+        tracker: port_1883_only(),
+        labels,
+        ..ExtractOptions::default()
+    };
+    let mut reader = open(path.to_str().unwrap(), ReaderOptions::default()).unwrap();
+    extract(&mut reader, &options, &mut outputs, &mut |_| {}).unwrap();
+    outputs.mqttset.take().unwrap().finish().unwrap();
+
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&out).unwrap()).unwrap();
+    let schema = builder.schema().clone();
+    let mut row = 0;
+    for batch in builder.build().unwrap() {
+        let batch = batch.unwrap();
+        for (i, column) in SCHEMA.columns.iter().enumerate() {
+            let want_type = match column.ty {
+                ColumnType::UInt | ColumnType::Hex(_) => DataType::UInt64,
+                ColumnType::Fixed(_) => DataType::Float64,
+                ColumnType::Bytes => DataType::Binary,
+                ColumnType::Str => DataType::Utf8,
+                other => panic!("{}: unexpected type {other:?}", column.name),
+            };
+            assert_eq!(schema.field(i).data_type(), &want_type, "{}", column.name);
+            assert_eq!(schema.field(i).name(), column.name);
+            let array = batch.column(i);
+            for r in 0..batch.num_rows() {
+                let text = if array.is_null(r) {
+                    String::new()
+                } else {
+                    match column.ty {
+                        ColumnType::UInt => array.as_primitive::<UInt64Type>().value(r).to_string(),
+                        ColumnType::Hex(w) => format!(
+                            "0x{:0w$x}",
+                            array.as_primitive::<UInt64Type>().value(r),
+                            w = usize::from(w)
+                        ),
+                        ColumnType::Fixed(d) => format!(
+                            "{:.d$}",
+                            array.as_primitive::<Float64Type>().value(r),
+                            d = usize::from(d)
+                        ),
+                        ColumnType::Bytes => match array.as_binary::<i32>().value(r) {
+                            [] => "<MISSING>".to_string(),
+                            b => hex(b),
+                        },
+                        _ => array.as_string::<i32>().value(r).to_string(),
+                    }
+                };
+                assert_eq!(text, csv[row + r][i], "row {} {}", row + r + 1, column.name);
+            }
+        }
+        row += batch.num_rows();
+    }
+    assert_eq!(row, csv.len());
+    // The will message is empty (present): an empty binary, not a null.
+    assert_eq!(csv[3][col("mqtt.willmsg")], "<MISSING>");
+    assert_eq!(csv[3][col("mqtt.willtopic")], "will,\"t\"");
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(&out);
+}

@@ -9,6 +9,10 @@ use crate::rng::Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+/// Counts whose i·ln(i) is tabulated for entropy (32 KB: a larger table, one entry per row,
+/// cost a cache miss per lookup at a million rows).
+const XLOGX_TABLE: usize = 4096;
+
 /// Most bins per feature (bin codes are `u8`).
 pub const MAX_BINS: usize = 255;
 /// Rows sampled per feature to choose quantile bin edges when a feature has more distinct
@@ -208,11 +212,16 @@ fn cost(criterion: Criterion, s: &[f64], xlogx: &[f64]) -> f64 {
             w - s.iter().map(|c| c * c).sum::<f64>() / w
         }
         Criterion::Entropy => {
-            // Counts are whole numbers here (see `grow`), so i·ln(i) comes from the table.
+            // Counts are whole numbers here (see `grow`): i·ln(i) of small ones comes from the
+            // table (kept small enough to stay in cache), larger ones are computed the same way.
+            let xl = |v: f64| match xlogx.get(v as usize) {
+                Some(&t) => t,
+                None => v * v.ln(),
+            };
             let w: f64 = s.iter().sum();
-            let mut e = xlogx[w as usize];
+            let mut e = xl(w);
             for &c in s {
-                e -= xlogx[c as usize];
+                e -= xl(c);
             }
             e
         }
@@ -224,6 +233,26 @@ fn cost(criterion: Criterion, s: &[f64], xlogx: &[f64]) -> f64 {
             }
         }
     }
+}
+
+/// The set bits of a 256-bit mask, in ascending order.
+fn set_bits(mask: &[u64; 4]) -> impl Iterator<Item = usize> + '_ {
+    mask.iter().enumerate().flat_map(|(word, &bits)| {
+        let mut rest = bits;
+        std::iter::from_fn(move || {
+            (rest != 0).then(|| {
+                let b = rest.trailing_zeros() as usize;
+                rest &= rest - 1;
+                word * 64 + b
+            })
+        })
+    })
+}
+
+/// Whether score `a` beats `b` (fractions with positive denominators).
+#[inline(always)]
+fn better(a: (f64, f64), b: (f64, f64)) -> bool {
+    a.0 * b.1 > b.0 * a.1
 }
 
 #[derive(Clone, Debug)]
@@ -393,43 +422,49 @@ impl Grower<'_> {
         h
     }
 
-    /// Histograms of the features `feats` over positions `start..end`, in one pass.
-    fn feature_histograms(
+    /// Histograms of the features `feats` over positions `start..end`, in one pass, added
+    /// into `bufs[i]` (all zero on entry); `occupied[i]` gets a bit per bin that holds a row,
+    /// so scanning and clearing cost the node's distinct bins, not every bin. This makes the
+    /// histogram cheaper than sorting even for nodes of a few rows.
+    fn feature_histograms_into(
         &self,
         o: &Ordered,
         start: usize,
         end: usize,
         feats: &[usize],
-    ) -> Vec<Vec<f64>> {
-        let mut hs: Vec<Vec<f64>> = feats
-            .iter()
-            .map(|&f| vec![0.0; self.binned.n_bins(f) * self.width])
-            .collect();
+        bufs: &mut [Vec<f64>],
+        occupied: &mut [[u64; 4]],
+    ) {
         let d = self.binned.n_features;
         let w_ = self.width;
         let bins = o.bins[start * d..end * d].chunks_exact(d.max(1));
         let weights = &o.weights[start..end];
+        let bufs = &mut bufs[..feats.len()];
+        let occupied = &mut occupied[..feats.len()];
+        occupied.iter_mut().for_each(|m| *m = [0; 4]);
         match &o.target {
             OrderedTarget::Classes(c) => {
                 for ((b, &w), &c) in bins.zip(weights).zip(&c[start..end]) {
                     let c = c as usize;
-                    for (h, &f) in hs.iter_mut().zip(feats) {
-                        h[b[f] as usize * w_ + c] += w;
+                    for ((h, &f), m) in bufs.iter_mut().zip(feats).zip(occupied.iter_mut()) {
+                        let bf = b[f] as usize;
+                        h[bf * w_ + c] += w;
+                        m[bf >> 6] |= 1 << (bf & 63);
                     }
                 }
             }
             OrderedTarget::Values(v) => {
                 for ((b, &w), &y) in bins.zip(weights).zip(&v[start..end]) {
                     let wy = w * y;
-                    for (h, &f) in hs.iter_mut().zip(feats) {
-                        let o = b[f] as usize * 2;
-                        h[o] += wy;
-                        h[o + 1] += w;
+                    for ((h, &f), m) in bufs.iter_mut().zip(feats).zip(occupied.iter_mut()) {
+                        let bf = b[f] as usize;
+                        h[bf * 2] += wy;
+                        h[bf * 2 + 1] += w;
+                        m[bf >> 6] |= 1 << (bf & 63);
                     }
                 }
             }
         }
-        hs
     }
 
     /// Best split of feature `f` given its histogram (`hist[b·width..]` per bin).
@@ -438,31 +473,35 @@ impl Grower<'_> {
         &self,
         f: usize,
         hist: &[f64],
+        bins: impl Iterator<Item = usize>,
         total: &[f64],
         parent_cost: f64,
         best: &mut Option<Candidate>,
     ) -> bool {
         let w_ = self.width;
-        let nb = hist.len() / w_;
-        let crit = self.params.criterion;
         let min_leaf = self.params.min_samples_leaf as f64;
         let values = self.values;
         let weight = |s: &[f64]| if values { s[1] } else { s.iter().sum() };
         let w_total = weight(total);
         let mut left = vec![0.0; w_];
         let mut right = vec![0.0; w_];
-        let mut local: Option<(f64, usize)> = None;
+        let mut local: Option<((f64, f64), usize)> = None;
+        // The left side's statistics at the local best (copied when it improves, instead of
+        // summing the histogram up to it again afterwards).
+        let mut local_left = vec![0.0; w_];
+        let mut wl = 0.0;
         let mut occupied = 0;
-        for b in 0..nb {
+        for b in bins {
             let hb = &hist[b * w_..(b + 1) * w_];
-            if weight(hb) == 0.0 {
+            let wb = weight(hb);
+            if wb == 0.0 {
                 continue;
             }
             occupied += 1;
             for (l, v) in left.iter_mut().zip(hb) {
                 *l += v;
             }
-            let wl = weight(&left);
+            wl += wb;
             if w_total - wl < min_leaf.max(1e-9) {
                 break;
             }
@@ -472,25 +511,20 @@ impl Grower<'_> {
             for ((r, t), l) in right.iter_mut().zip(total).zip(&left) {
                 *r = t - l;
             }
-            let gain =
-                parent_cost - cost(crit, &left, &self.xlogx) - cost(crit, &right, &self.xlogx);
-            if local.is_none_or(|(g, _)| gain > g) {
-                local = Some((gain, b));
+            let score = self.split_score(&left, &right, wl, w_total - wl);
+            if local.is_none_or(|(best, _)| better(score, best)) {
+                local = Some((score, b));
+                local_left.copy_from_slice(&left);
             }
         }
-        if let Some((gain, b)) = local {
+        if let Some((score, b)) = local {
+            let gain = self.gain_of(parent_cost, w_total, score);
             if best.as_ref().is_none_or(|c| gain > c.gain) {
-                let mut left = vec![0.0; w_];
-                for hb in hist[..(b + 1) * w_].chunks_exact(w_) {
-                    for (l, v) in left.iter_mut().zip(hb) {
-                        *l += v;
-                    }
-                }
                 *best = Some(Candidate {
                     feature: f,
                     bin: b as u8,
                     gain,
-                    left,
+                    left: local_left,
                 });
             }
         }
@@ -518,14 +552,13 @@ impl Grower<'_> {
         if keyed.first().map(|k| k.0) == keyed.last().map(|k| k.0) {
             return false;
         }
-        let crit = self.params.criterion;
         let min_leaf = self.params.min_samples_leaf as f64;
         let values = self.values;
         let weight = |s: &[f64]| if values { s[1] } else { s.iter().sum() };
         let w_total = weight(total);
         let mut left = vec![0.0; self.width];
         let mut right = vec![0.0; self.width];
-        let mut local: Option<(f64, u8, usize)> = None;
+        let mut local: Option<((f64, f64), u8, usize)> = None;
         let mut i = 0;
         while i < keyed.len() {
             let bin = keyed[i].0;
@@ -546,13 +579,13 @@ impl Grower<'_> {
             for ((r, t), l) in right.iter_mut().zip(total).zip(&left) {
                 *r = t - l;
             }
-            let gain =
-                parent_cost - cost(crit, &left, &self.xlogx) - cost(crit, &right, &self.xlogx);
-            if local.is_none_or(|(g, _, _)| gain > g) {
-                local = Some((gain, bin, i));
+            let score = self.split_score(&left, &right, wl, w_total - wl);
+            if local.is_none_or(|(best, _, _)| better(score, best)) {
+                local = Some((score, bin, i));
             }
         }
-        if let Some((gain, bin, end)) = local {
+        if let Some((score, bin, end)) = local {
+            let gain = self.gain_of(parent_cost, w_total, score);
             if best.as_ref().is_none_or(|c| gain > c.gain) {
                 let mut left = vec![0.0; self.width];
                 for &(_, i) in &keyed[..end] {
@@ -567,6 +600,33 @@ impl Grower<'_> {
             }
         }
         true
+    }
+
+    /// A split's score as a fraction (numerator, denominator > 0), larger is better. For gini
+    /// it is Σ left_c²/w_left + Σ right_c²/w_right kept as one fraction, so comparing two
+    /// candidates ([`better`]) needs no division; the gain follows from it ([`Self::gain_of`]).
+    #[inline(always)]
+    fn split_score(&self, left: &[f64], right: &[f64], wl: f64, wr: f64) -> (f64, f64) {
+        match self.params.criterion {
+            Criterion::Gini => {
+                let sl: f64 = left.iter().map(|c| c * c).sum();
+                let sr: f64 = right.iter().map(|c| c * c).sum();
+                (sl * wr + sr * wl, wl * wr)
+            }
+            c => (
+                -(cost(c, left, &self.xlogx) + cost(c, right, &self.xlogx)),
+                1.0,
+            ),
+        }
+    }
+
+    /// The cost decrease of a split with `score` (see [`Self::split_score`]).
+    fn gain_of(&self, parent_cost: f64, w_total: f64, (num, den): (f64, f64)) -> f64 {
+        match self.params.criterion {
+            // Σ children (w − Σc²/w) = w_total − score.
+            Criterion::Gini => parent_cost - w_total + num / den,
+            _ => parent_cost + num / den,
+        }
     }
 
     /// Whether sorting a node's bins beats filling and scanning histograms: a histogram costs
@@ -619,8 +679,7 @@ where
                 weights.iter().all(|w| w.fract() == 0.0),
                 "entropy trees take whole-number row weights"
             );
-            let total: f64 = rows.iter().map(|&r| weights[r as usize] as f64).sum();
-            (0..=total.ceil() as usize)
+            (0..XLOGX_TABLE)
                 .map(|i| {
                     if i == 0 {
                         0.0
@@ -645,6 +704,14 @@ where
     };
     let mut importances = vec![0.0; d];
     let mut keyed: Vec<(u8, u32)> = Vec::new();
+    // Zeroed histogram buffers for the random-feature path, cleared after each use.
+    let max_bins = (0..d).map(|f| binned.n_bins(f)).max().unwrap_or(0);
+    let mut hist_bufs: Vec<Vec<f64>> = if all_features {
+        Vec::new()
+    } else {
+        vec![vec![0.0; max_bins * width]; params.max_features.min(d)]
+    };
+    let mut occupied = vec![[0u64; 4]; hist_bufs.len()];
     struct Pending {
         node: usize,
         start: usize,
@@ -684,8 +751,9 @@ where
                 match &p.hist {
                     Some(h) => {
                         for f in 0..d {
-                            let hf = &h[g.offsets[f]..g.offsets[f] + binned.n_bins(f) * width];
-                            g.scan(f, hf, &p.stats, parent_cost, &mut best);
+                            let nb = binned.n_bins(f);
+                            let hf = &h[g.offsets[f]..g.offsets[f] + nb * width];
+                            g.scan(f, hf, 0..nb, &p.stats, parent_cost, &mut best);
                         }
                     }
                     None => {
@@ -707,7 +775,6 @@ where
                 // A fresh random order of features per node, examined until `max_features`
                 // non-constant ones were seen: constant features do not count, as in scikit-learn.
                 // Features are drawn in batches of the number still wanted, one pass per batch.
-                let small = g.small(n, params.max_features);
                 let mut visited = 0;
                 let mut drawn = 0;
                 while visited < params.max_features && drawn < d {
@@ -718,23 +785,19 @@ where
                     }
                     let batch = &features[drawn..drawn + take];
                     drawn += take;
-                    if small {
-                        for &f in batch {
-                            visited += g.scan_sorted(
-                                &o,
-                                p.start,
-                                p.end,
-                                f,
-                                &p.stats,
-                                parent_cost,
-                                &mut best,
-                                &mut keyed,
-                            ) as usize;
-                        }
-                    } else {
-                        let hs = g.feature_histograms(&o, p.start, p.end, batch);
-                        for (&f, h) in batch.iter().zip(&hs) {
-                            visited += g.scan(f, h, &p.stats, parent_cost, &mut best) as usize;
+                    g.feature_histograms_into(
+                        &o,
+                        p.start,
+                        p.end,
+                        batch,
+                        &mut hist_bufs,
+                        &mut occupied,
+                    );
+                    for ((&f, h), m) in batch.iter().zip(&mut hist_bufs).zip(&occupied) {
+                        let bins = set_bits(m);
+                        visited += g.scan(f, h, bins, &p.stats, parent_cost, &mut best) as usize;
+                        for b in set_bits(m) {
+                            h[b * width..(b + 1) * width].fill(0.0);
                         }
                     }
                 }

@@ -411,6 +411,20 @@ fn extract_file(file: &str, args: &Args, plan: &Plan) -> Result<FileOutcome, Str
             report.flows.evicted, args.max_flows
         );
     }
+    if let Some(s) = report.mqttset.filter(|s| s.evicted > 0) {
+        eprintln!(
+            "mqtt-ids: {file}: {} TCP conversations were forgotten by the mqttset set because too \
+             many were open at once; their later frames restart tcp.time_delta and the MQTT version",
+            s.evicted
+        );
+    }
+    if report.mqtt.evicted > 0 {
+        eprintln!(
+            "mqtt-ids: {file}: {} MQTT connections were finished early because more than {} were \
+             open at once",
+            report.mqtt.evicted, plan.options.tracker.max_connections
+        );
+    }
     let summary: Vec<String> = pending
         .iter()
         .map(|p| {
@@ -447,6 +461,12 @@ fn run_json(report: &ExtractReport, rows: &HashMap<SetKind, u64>) -> Value {
             "tcp_unpaired_dropped": f.tcp_unpaired_dropped,
             "out_of_order_flows": f.out_of_order_flows,
         },
+        "mqttset": report.mqttset.map(|s| json!({
+            "streams": s.streams,
+            "ports_reused": s.ports_reused,
+            "evicted": s.evicted,
+            "messages": s.messages,
+        })),
         "mqtt": {
             "connections": m.connections,
             "found_by_probe": m.found_by_probe,

@@ -14,7 +14,7 @@ use crate::label::Labeler;
 #[cfg(feature = "parquet")]
 use crate::parquet::ParquetSink;
 use crate::sets::flows::FlowRows;
-use crate::sets::mqttset::MqttsetSet;
+use crate::sets::mqttset::{MqttsetSet, MqttsetStats};
 use crate::sets::packet::PacketSet;
 use crate::sets::FrameSet;
 use crate::sink::{CsvSink, RowSink};
@@ -121,6 +121,8 @@ pub struct ExtractReport {
     pub mqtt: TrackerStats,
     /// Flow table counters (zero when no flow set was requested).
     pub flows: FlowStats,
+    /// The mqttset set's counters (conversations, evictions), when it was requested.
+    pub mqttset: Option<MqttsetStats>,
 }
 
 /// Fans MQTT messages out to the per-packet sets.
@@ -211,6 +213,7 @@ pub fn extract(
         }
     }
     report.bytes_read = reader.bytes_read();
+    report.mqttset = mqttset_set.as_ref().map(MqttsetSet::stats);
     progress(report.bytes_read);
     if let Some(mut tracker) = tracker {
         // Messages completed at the end of the capture have no packet of their own left.

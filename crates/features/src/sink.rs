@@ -140,6 +140,12 @@ fn push_text(line: &mut Vec<u8>, text: &[u8]) {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// Whether `v` is `ns as f64 / 1e9` for a whole `ns` (below 1e6 s, where such a value is within
+/// a small fraction of a nanosecond of its decimal, so `{:.9}` prints exactly `ns`).
+fn is_whole_ns(v: f64) -> bool {
+    v.is_finite() && v.abs() < 1e6 && ((v * 1e9).round() / 1e9) == v
+}
+
 /// `0x` and `v` in lower-case hex, zero-padded to at least `width` digits (as `{:#0w$x}` would,
 /// without the formatting machinery).
 fn push_hex(line: &mut Vec<u8>, v: u64, width: u8) {
@@ -164,7 +170,12 @@ impl<W: Write> RowSink for CsvSink<W> {
             self.line.push(b',');
         }
         self.column += 1;
-        self.line.extend_from_slice(self.absent.as_bytes());
+        // The absent text is "0" or "" (a single push, not a memmove call per cell).
+        match self.absent.as_bytes() {
+            [] => {}
+            [b] => self.line.push(*b),
+            text => self.line.extend_from_slice(text),
+        }
     }
 
     #[inline]
@@ -188,6 +199,22 @@ impl<W: Write> RowSink for CsvSink<W> {
 
     fn float(&mut self, v: f64) {
         match self.separator() {
+            ColumnType::Fixed(9) if is_whole_ns(v) => {
+                // Whole nanoseconds (tshark's time deltas, made as `ns as f64 / 1e9`): integer
+                // digits, the same text as `{:.9}` without the float formatter.
+                let ns = (v * 1e9).round() as i64;
+                if ns < 0 {
+                    self.line.push(b'-');
+                }
+                let ns = ns.unsigned_abs();
+                let mut digits = itoa::Buffer::new();
+                self.line
+                    .extend_from_slice(digits.format(ns / 1_000_000_000).as_bytes());
+                self.line.push(b'.');
+                let frac = digits.format(ns % 1_000_000_000);
+                self.line.extend_from_slice(&b"000000000"[..9 - frac.len()]);
+                self.line.extend_from_slice(frac.as_bytes());
+            }
             ColumnType::Fixed(decimals) => {
                 let _ = write!(self.line, "{v:.prec$}", prec = usize::from(decimals));
             }
@@ -244,6 +271,38 @@ mod tests {
         let mut out = Vec::new();
         write_float_py(&mut out, v);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn nine_decimals_render_like_format() {
+        static COLS: [Column; 1] = [Column::new("d", ColumnType::Fixed(9))];
+        let schema = Schema {
+            set: "t",
+            version: 1,
+            columns: &COLS,
+        };
+        let cases = [
+            0.0,
+            1e-9,
+            0.000_123,
+            1.5,
+            59.999_999_999,
+            123_456.000_000_001,
+            -0.25,
+            999_999.999_999_999,
+            2e6,
+        ];
+        for v in cases
+            .into_iter()
+            .chain((0..20_000).map(|i| i as f64 * 1.000_000_7e-5))
+            .chain((0..20_000i64).map(|i| (i * 987_654_321 % 3_000_000_000_000) as f64 / 1e9))
+        {
+            let mut sink = CsvSink::new(Vec::new(), schema, "").unwrap();
+            sink.float(v);
+            sink.end_row().unwrap();
+            let text = String::from_utf8(sink.finish().unwrap()).unwrap();
+            assert_eq!(text, format!("d\n{v:.9}\n"), "{v:e}");
+        }
     }
 
     #[test]

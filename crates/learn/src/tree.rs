@@ -467,10 +467,34 @@ impl Grower<'_> {
         }
     }
 
-    /// Best split of feature `f` given its histogram (`hist[b·width..]` per bin).
-    /// Returns false when the feature is constant in the node.
+    /// Best split of feature `f` given its histogram (`hist[b·width..]` per bin), visiting
+    /// `bins` in ascending order. Returns false when the feature is constant in the node.
     fn scan(
         &self,
+        f: usize,
+        hist: &[f64],
+        bins: impl Iterator<Item = usize>,
+        total: &[f64],
+        parent_cost: f64,
+        best: &mut Option<Candidate>,
+    ) -> bool {
+        // Statistics of up to 8 values live in registers (fixed-size arrays), not on the heap.
+        macro_rules! fixed {
+            ($($w:literal)*) => {
+                match self.width {
+                    $($w => self.scan_with([0.0f64; $w], f, hist, bins, total, parent_cost, best),)*
+                    w => self.scan_with(vec![0.0f64; w], f, hist, bins, total, parent_cost, best),
+                }
+            };
+        }
+        fixed!(1 2 3 4 5 6 7 8)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn scan_with<S: AsRef<[f64]> + AsMut<[f64]> + Clone>(
+        &self,
+        zero: S,
         f: usize,
         hist: &[f64],
         bins: impl Iterator<Item = usize>,
@@ -483,12 +507,12 @@ impl Grower<'_> {
         let values = self.values;
         let weight = |s: &[f64]| if values { s[1] } else { s.iter().sum() };
         let w_total = weight(total);
-        let mut left = vec![0.0; w_];
-        let mut right = vec![0.0; w_];
+        let mut left = zero.clone();
+        let mut right = zero.clone();
         let mut local: Option<((f64, f64), usize)> = None;
         // The left side's statistics at the local best (copied when it improves, instead of
         // summing the histogram up to it again afterwards).
-        let mut local_left = vec![0.0; w_];
+        let mut local_left = zero;
         let mut wl = 0.0;
         let mut occupied = 0;
         for b in bins {
@@ -498,7 +522,7 @@ impl Grower<'_> {
                 continue;
             }
             occupied += 1;
-            for (l, v) in left.iter_mut().zip(hb) {
+            for (l, v) in left.as_mut().iter_mut().zip(hb) {
                 *l += v;
             }
             wl += wb;
@@ -508,13 +532,13 @@ impl Grower<'_> {
             if wl < min_leaf {
                 continue;
             }
-            for ((r, t), l) in right.iter_mut().zip(total).zip(&left) {
+            for ((r, t), l) in right.as_mut().iter_mut().zip(total).zip(left.as_ref()) {
                 *r = t - l;
             }
-            let score = self.split_score(&left, &right, wl, w_total - wl);
+            let score = self.split_score(left.as_ref(), right.as_ref(), wl, w_total - wl);
             if local.is_none_or(|(best, _)| better(score, best)) {
                 local = Some((score, b));
-                local_left.copy_from_slice(&left);
+                local_left = left.clone();
             }
         }
         if let Some((score, b)) = local {
@@ -524,7 +548,7 @@ impl Grower<'_> {
                     feature: f,
                     bin: b as u8,
                     gain,
-                    left: local_left,
+                    left: local_left.as_ref().to_vec(),
                 });
             }
         }

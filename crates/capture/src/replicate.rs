@@ -97,6 +97,40 @@ pub fn replicate(inputs: &[&Path], output: &Path, min_packets: u64) -> io::Resul
     Ok(written)
 }
 
+/// The benchmarks' capture `<target>/bench-data/NAME` (`$CARGO_TARGET_DIR` or the workspace's
+/// `target`): the seven MQTTset training captures from `../shared/data/mqttset-train`, replicated
+/// to at least `min_packets`; built on first use, then reused.
+pub fn mqttset_bench_capture(name: &str, min_packets: u64) -> std::path::PathBuf {
+    use std::path::PathBuf;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let path = target.join("bench-data").join(name);
+    if path.exists() {
+        return path;
+    }
+    let shared = root.join("../shared/data/mqttset-train");
+    let mut inputs: Vec<PathBuf> = std::fs::read_dir(&shared)
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (the benchmarks need ../shared/data)",
+                shared.display()
+            )
+        })
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
+        .collect();
+    inputs.sort();
+    let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let tmp = path.with_extension("tmp");
+    replicate(&inputs, &tmp, min_packets).unwrap_or_else(|e| panic!("{}: {e}", tmp.display()));
+    std::fs::rename(&tmp, &path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    path
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

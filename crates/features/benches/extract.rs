@@ -18,32 +18,7 @@ use mqtt_ids_features::{extract, CsvSink, ExtractOptions, Output, Outputs, SetKi
 const MIN_PACKETS: u64 = 1_000_000;
 
 fn bench_file() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let path = target.join("bench-data/extract-mqttset-1m.pcapng");
-    if path.exists() {
-        return path;
-    }
-    let shared = root.join("../shared/data/mqttset-train");
-    let mut inputs: Vec<PathBuf> = std::fs::read_dir(&shared)
-        .unwrap_or_else(|e| {
-            panic!(
-                "{}: {e} (the benchmark needs ../shared/data)",
-                shared.display()
-            )
-        })
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
-        .collect();
-    inputs.sort();
-    let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let tmp = path.with_extension("tmp");
-    mqtt_ids_capture::replicate::replicate(&inputs, &tmp, MIN_PACKETS).unwrap();
-    std::fs::rename(&tmp, &path).unwrap();
-    path
+    mqtt_ids_capture::replicate::mqttset_bench_capture("extract-mqttset-1m.pcapng", MIN_PACKETS)
 }
 
 fn csv(set: SetKind) -> Output {

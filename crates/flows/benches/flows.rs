@@ -42,32 +42,10 @@ impl FlowSink for Count {
 }
 
 fn bench_file() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let path = target.join("bench-data/flows-mqttset-replicated.pcapng");
-    if path.exists() {
-        return path;
-    }
-    let shared = root.join("../shared/data/mqttset-train");
-    let mut inputs: Vec<PathBuf> = std::fs::read_dir(&shared)
-        .unwrap_or_else(|e| {
-            panic!(
-                "{}: {e} (the benchmark needs ../shared/data)",
-                shared.display()
-            )
-        })
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
-        .collect();
-    inputs.sort();
-    let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let tmp = path.with_extension("tmp");
-    mqtt_ids_capture::replicate::replicate(&inputs, &tmp, MIN_PACKETS).unwrap();
-    std::fs::rename(&tmp, &path).unwrap();
-    path
+    mqtt_ids_capture::replicate::mqttset_bench_capture(
+        "flows-mqttset-replicated.pcapng",
+        MIN_PACKETS,
+    )
 }
 
 /// A frame kept in memory, to be decoded once before the table benchmarks.

@@ -243,7 +243,7 @@ fn block_sums(rows: &[f32], d: usize, targets: &[usize], k: usize, w: &[f64]) ->
         // Σ ln(sum) as one ln of the product: each sum is in [1, k], so 16 of them cannot
         // overflow, and one logarithm per run is cheaper than sixteen.
         let mut product = 1.0f64;
-        for (i, (zi, &t)) in z.chunks_exact_mut(k).zip(ts).enumerate() {
+        for (zi, &t) in z.chunks_exact_mut(k).zip(ts) {
             let sum: f64 = zi.iter().sum();
             product *= sum;
             // zi becomes p − y.
@@ -252,14 +252,40 @@ fn block_sums(rows: &[f32], d: usize, targets: &[usize], k: usize, w: &[f64]) ->
                 *v *= inv;
             }
             zi[t] -= 1.0;
-            let xi = &x64[i * d4..(i + 1) * d4];
-            for ((&e, gc), b) in zi.iter().zip(gp.chunks_exact_mut(d4)).zip(&mut gb) {
-                for (g4, x4) in gc.chunks_exact_mut(4).zip(xi.chunks_exact(4)) {
-                    for l in 0..4 {
-                        g4[l] += e * x4[l];
+        }
+        // Gradient terms two rows at a time: each gradient step loaded and stored once for both.
+        let mut i = 0;
+        while i < m {
+            let xa = &x64[i * d4..(i + 1) * d4];
+            let ea = &z[i * k..(i + 1) * k];
+            if i + 1 < m {
+                let xb = &x64[(i + 1) * d4..(i + 2) * d4];
+                let eb = &z[(i + 1) * k..(i + 2) * k];
+                for (((&a, &b), gc), gbc) in
+                    ea.iter().zip(eb).zip(gp.chunks_exact_mut(d4)).zip(&mut gb)
+                {
+                    for ((g4, a4), b4) in gc
+                        .chunks_exact_mut(4)
+                        .zip(xa.chunks_exact(4))
+                        .zip(xb.chunks_exact(4))
+                    {
+                        for l in 0..4 {
+                            g4[l] += a * a4[l] + b * b4[l];
+                        }
                     }
+                    *gbc += a + b;
                 }
-                *b += e;
+                i += 2;
+            } else {
+                for ((&a, gc), gbc) in ea.iter().zip(gp.chunks_exact_mut(d4)).zip(&mut gb) {
+                    for (g4, a4) in gc.chunks_exact_mut(4).zip(xa.chunks_exact(4)) {
+                        for l in 0..4 {
+                            g4[l] += a * a4[l];
+                        }
+                    }
+                    *gbc += a;
+                }
+                i += 1;
             }
         }
         loss += product.ln();

@@ -14,15 +14,16 @@
 //! actually write.
 
 use std::collections::BTreeMap;
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 
 use mqtt_ids_capture::{decode, open, ReaderOptions, Transport};
 use mqtt_ids_features::sets::mqttset::SCHEMA;
-use mqtt_ids_features::{extract, CsvSink, ExtractOptions, Output, Outputs};
+use mqtt_ids_features::{ExtractOptions, SetKind};
 use mqtt_ids_mqtt::TrackerConfig;
+
+mod common;
+use common::{csv_records, run_set, shared_data};
 
 const FNV_OFFSET: u64 = 0xCBF2_9CE4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01B3;
@@ -47,44 +48,8 @@ struct KnownDifference {
 /// on crafted traffic, against tshark).
 const KNOWN_DIFFERENCES: &[KnownDifference] = &[];
 
-fn shared_data() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    if dir.is_dir() {
-        Some(dir)
-    } else if std::env::var_os("CI").is_some() {
-        panic!("{} is missing: CI must run beside shared/", dir.display());
-    } else {
-        eprintln!("skipping: {} not found", dir.display());
-        None
-    }
-}
-
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The `mqttset` CSV the driver writes for a capture, absent fields empty.
 fn driver_csv(path: &Path) -> String {
-    let buffer = Shared::default();
-    let sink = CsvSink::new(
-        Box::new(buffer.clone()) as Box<dyn Write + Send>,
-        SCHEMA,
-        "",
-    )
-    .unwrap();
-    let mut outputs = Outputs {
-        mqttset: Some(Output::Csv(sink)),
-        ..Outputs::default()
-    };
     let options = ExtractOptions {
         tracker: TrackerConfig {
             probe_other_ports: false,
@@ -92,36 +57,10 @@ fn driver_csv(path: &Path) -> String {
         },
         ..ExtractOptions::default()
     };
-    let mut reader = open(path.to_str().unwrap(), ReaderOptions::default()).unwrap();
-    let report = extract(&mut reader, &options, &mut outputs, &mut |_| {}).unwrap();
+    let (csv, report) = run_set(path, SetKind::Mqttset, &options);
     assert!(report.input_error.is_none(), "{:?}", report.input_error);
     assert_eq!(report.mqtt.evicted, 0, "{}", path.display());
-    outputs.mqttset.take().unwrap().finish().unwrap();
-    let bytes = buffer.0.lock().unwrap().clone();
-    String::from_utf8(bytes).unwrap()
-}
-
-/// RFC 4180 records (quoted fields may hold commas, quotes and line breaks).
-fn csv_records(text: &str) -> Vec<Vec<String>> {
-    let mut records = Vec::new();
-    let mut record = vec![String::new()];
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', false) => quoted = true,
-            ('"', true) if chars.peek() == Some(&'"') => {
-                chars.next();
-                record.last_mut().unwrap().push('"');
-            }
-            ('"', true) => quoted = false,
-            (',', false) => record.push(String::new()),
-            ('\n', false) => records.push(std::mem::replace(&mut record, vec![String::new()])),
-            (c, _) => record.last_mut().unwrap().push(c),
-        }
-    }
-    assert_eq!(record, [""], "CSV must end with a line end");
-    records
+    csv
 }
 
 /// Frame numbers of the TCP frames, in order: the frame of each row.

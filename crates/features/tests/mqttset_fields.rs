@@ -11,14 +11,16 @@ use std::io::{self, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 
 use mqtt_ids_capture::{open, LinkType, PcapWriter, ReaderOptions};
 use mqtt_ids_features::label::Net;
 use mqtt_ids_features::sets::mqttset::{render_tshark_string, MqttsetSet, SCHEMA};
 use mqtt_ids_features::sets::FrameSet;
-use mqtt_ids_features::{extract, CsvSink, ExtractOptions, Labeler, Output, Outputs, RowSink};
+use mqtt_ids_features::{extract, ExtractOptions, Labeler, Output, Outputs, RowSink, SetKind};
 use mqtt_ids_mqtt::{ReassemblyConfig, TrackerConfig};
+
+mod common;
+use common::{csv_records, run_set};
 
 const FIELDS: usize = 33;
 
@@ -268,63 +270,14 @@ impl Capture {
 // ---------------------------------------------------------------------------------------------
 // Reading rows back
 
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// RFC 4180 records.
-fn csv_records(text: &str) -> Vec<Vec<String>> {
-    let mut records = Vec::new();
-    let mut record = vec![String::new()];
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', false) => quoted = true,
-            ('"', true) if chars.peek() == Some(&'"') => {
-                chars.next();
-                record.last_mut().unwrap().push('"');
-            }
-            ('"', true) => quoted = false,
-            (',', false) => record.push(String::new()),
-            ('\n', false) => records.push(std::mem::replace(&mut record, vec![String::new()])),
-            (c, _) => record.last_mut().unwrap().push(c),
-        }
-    }
-    records
-}
-
 /// Rows by frame number (every frame here is TCP), the 33 fields and `target`, absent empty.
 fn our_rows(path: &Path, tracker: TrackerConfig, labels: Labeler) -> Vec<Vec<String>> {
-    let buffer = Shared::default();
-    let sink = CsvSink::new(
-        Box::new(buffer.clone()) as Box<dyn Write + Send>,
-        SCHEMA,
-        "",
-    )
-    .unwrap();
-    let mut outputs = Outputs {
-        mqttset: Some(Output::Csv(sink)),
-        ..Outputs::default()
-    };
     let options = ExtractOptions {
         tracker,
         labels,
         ..ExtractOptions::default()
     };
-    let mut reader = open(path.to_str().unwrap(), ReaderOptions::default()).unwrap();
-    extract(&mut reader, &options, &mut outputs, &mut |_| {}).unwrap();
-    outputs.mqttset.take().unwrap().finish().unwrap();
-    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let (text, _) = run_set(path, SetKind::Mqttset, &options);
     let mut records = csv_records(&text);
     assert_eq!(records.remove(0), SCHEMA.names().collect::<Vec<_>>());
     records

@@ -14,17 +14,19 @@
 //! tshark's actual value.
 
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 
 use mqtt_ids_capture::{decode, open, ReaderOptions};
 use mqtt_ids_features::label::Net;
 use mqtt_ids_features::sets::packet::{PacketSet, SCHEMA};
 use mqtt_ids_features::sets::FrameSet;
-use mqtt_ids_features::{extract, CsvSink, ExtractOptions, Labeler, Output, Outputs, RowSink};
+use mqtt_ids_features::{ExtractOptions, Labeler, RowSink, SetKind};
 use mqtt_ids_mqtt::{Tracker, TrackerConfig};
+
+mod common;
+use common::{run_set, shared_data};
 
 const FNV_OFFSET: u64 = 0xCBF2_9CE4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01B3;
@@ -46,18 +48,6 @@ const KNOWN_DIFFERENCES: &[KnownDifference] = &[];
 
 /// Rows by frame number.
 type FrameRows = BTreeMap<u64, Vec<String>>;
-
-fn shared_data() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    if dir.is_dir() {
-        Some(dir)
-    } else if std::env::var_os("CI").is_some() {
-        panic!("{} is missing: CI must run beside shared/", dir.display());
-    } else {
-        eprintln!("skipping: {} not found", dir.display());
-        None
-    }
-}
 
 fn options() -> ExtractOptions {
     ExtractOptions {
@@ -130,38 +120,11 @@ fn our_rows(path: &Path) -> FrameRows {
     out
 }
 
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The `packet` CSV the driver writes for a capture.
 fn driver_csv(path: &Path) -> String {
-    let buffer = Shared::default();
-    let sink = CsvSink::new(
-        Box::new(buffer.clone()) as Box<dyn Write + Send>,
-        SCHEMA,
-        "",
-    )
-    .unwrap();
-    let mut outputs = Outputs {
-        packet: Some(Output::Csv(sink)),
-        ..Outputs::default()
-    };
-    let mut reader = open(path.to_str().unwrap(), ReaderOptions::default()).unwrap();
-    let report = extract(&mut reader, &options(), &mut outputs, &mut |_| {}).unwrap();
+    let (csv, report) = run_set(path, SetKind::Packet, &options());
     assert!(report.input_error.is_none(), "{:?}", report.input_error);
-    outputs.packet.take().unwrap().finish().unwrap();
-    let bytes = buffer.0.lock().unwrap().clone();
-    String::from_utf8(bytes).unwrap()
+    csv
 }
 
 /// RFC 4180 fields of one CSV line (no embedded line breaks in this set).

@@ -25,7 +25,7 @@
 //! assert_eq!(e.folds.len(), 5);
 //! ```
 // `unsafe` only in `gemm` (the one call into matrixmultiply) and in calls of kernels compiled
-// for AVX2 after checking the processor has it (`lr`), each with a SAFETY line.
+// for AVX2 after checking the processor has it (`lr`, `svm_rbf`), each with a SAFETY line.
 #![deny(unsafe_code)]
 
 pub mod dataset;
@@ -54,6 +54,7 @@ pub mod svm_linear;
 pub mod svm_rbf;
 pub mod tree;
 
+mod exp;
 mod gemm;
 mod parquet_table;
 

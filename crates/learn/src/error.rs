@@ -24,7 +24,7 @@ pub enum Error {
     },
     #[error("{}: {reason}", path.display())]
     Parquet { path: PathBuf, reason: String },
-    #[error("{}: column `{column}` has type {data_type}; expected integers, floats, booleans or strings", path.display())]
+    #[error("{}: column `{column}` has type {data_type}; expected integers, floats, booleans, strings or bytes", path.display())]
     ColumnType {
         path: PathBuf,
         column: String,

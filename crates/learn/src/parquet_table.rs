@@ -1,8 +1,10 @@
 //! Reading feature tables from Parquet files (our `features` output), with the same
 //! [`TableOptions`](crate::table::TableOptions) semantics as CSV: integer, float and boolean
 //! columns are numbers (booleans 0/1, nulls the missing value), string columns are text read
-//! exactly as a CSV cell would be (class names, categories, hashed fields, `0x…` integers).
-//! Only the columns the options use are decoded.
+//! exactly as a CSV cell would be (class names, categories, hashed fields, `0x…` integers),
+//! and binary columns (our features output's byte fields, e.g. `mqtt.msg`) are the lower-case
+//! hex text that tshark and our CSV output print for them — an empty value as `<MISSING>`,
+//! tshark's text for an empty byte field. Only the columns the options use are decoded.
 
 use crate::error::{Error, Result};
 use crate::table::{Cell, TableBuilder};
@@ -20,12 +22,17 @@ use std::path::Path;
 /// Rows decoded at a time.
 const BATCH_ROWS: usize = 8192;
 
+/// What tshark (and our CSV output) prints for an empty byte field.
+const EMPTY_BYTES: &str = "<MISSING>";
+
 /// One decoded column of a batch.
 enum Values<'a> {
     /// Numbers (nulls are [`Cell::Missing`] through `array.is_null`).
     Numbers(Vec<f64>, &'a dyn Array),
     /// Text: plain, large, view or dictionary-encoded strings.
     Text(Box<dyn Fn(usize) -> Option<&'a str> + 'a>),
+    /// Bytes as lower-case hex text (one string per row, built once per batch).
+    Hex(Vec<Option<String>>),
 }
 
 impl Values<'_> {
@@ -39,6 +46,7 @@ impl Values<'_> {
                 }
             }
             Values::Text(get) => get(i).map_or(Cell::Missing, Cell::Text),
+            Values::Hex(v) => v[i].as_deref().map_or(Cell::Missing, Cell::Text),
         }
     }
 }
@@ -101,6 +109,41 @@ fn text<'a>(a: &'a ArrayRef) -> Option<Box<dyn Fn(usize) -> Option<&'a str> + 'a
     }
 }
 
+/// A binary column as hex text, or `None` when it is not binary.
+fn hex(a: &ArrayRef) -> Option<Vec<Option<String>>> {
+    fn render(bytes: &[u8]) -> String {
+        if bytes.is_empty() {
+            return EMPTY_BYTES.to_string();
+        }
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut s = String::with_capacity(2 * bytes.len());
+        for &b in bytes {
+            s.push(DIGITS[(b >> 4) as usize] as char);
+            s.push(DIGITS[(b & 15) as usize] as char);
+        }
+        s
+    }
+    let rows = 0..a.len();
+    Some(match a.data_type() {
+        DataType::Binary => {
+            let b = a.as_binary::<i32>();
+            rows.map(|i| (!b.is_null(i)).then(|| render(b.value(i))))
+                .collect()
+        }
+        DataType::LargeBinary => {
+            let b = a.as_binary::<i64>();
+            rows.map(|i| (!b.is_null(i)).then(|| render(b.value(i))))
+                .collect()
+        }
+        DataType::BinaryView => {
+            let b = a.as_binary_view();
+            rows.map(|i| (!b.is_null(i)).then(|| render(b.value(i))))
+                .collect()
+        }
+        _ => return None,
+    })
+}
+
 /// Reads one Parquet file into `builder`.
 pub(crate) fn read_parquet_into(builder: &mut TableBuilder, path: &Path) -> Result<()> {
     let parquet_error = |e: parquet::errors::ParquetError| Error::Parquet {
@@ -138,6 +181,9 @@ pub(crate) fn read_parquet_into(builder: &mut TableBuilder, path: &Path) -> Resu
                 | DataType::Utf8
                 | DataType::LargeUtf8
                 | DataType::Utf8View
+                | DataType::Binary
+                | DataType::LargeBinary
+                | DataType::BinaryView
         ) || matches!(t, DataType::Dictionary(_, v) if matches!(**v, DataType::Utf8));
         if !readable {
             return Err(Error::ColumnType {
@@ -164,9 +210,10 @@ pub(crate) fn read_parquet_into(builder: &mut TableBuilder, path: &Path) -> Resu
         let arrays: Vec<&ArrayRef> = batch.columns().iter().collect();
         let mut values: Vec<Option<Values>> = (0..header.len()).map(|_| None).collect();
         for (&j, a) in used.iter().zip(&arrays) {
-            values[j] = Some(match numbers(a.as_ref()) {
-                Some(v) => Values::Numbers(v, a.as_ref()),
-                None => Values::Text(text(a).expect("column types were checked")),
+            values[j] = Some(match (numbers(a.as_ref()), hex(a)) {
+                (Some(v), _) => Values::Numbers(v, a.as_ref()),
+                (None, Some(h)) => Values::Hex(h),
+                (None, None) => Values::Text(text(a).expect("column types were checked")),
             });
         }
         for i in 0..batch.num_rows() {

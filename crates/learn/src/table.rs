@@ -45,8 +45,11 @@ pub struct TableOptions {
     /// Columns left out of the features: exact names, or a prefix followed by `*` (`mqtt_flag_*`).
     pub exclude: Vec<String>,
     pub text: TextPolicy,
-    /// Columns whose non-empty cells are always hashed as text (see [`TextPolicy::Hash`]), even
-    /// when a cell happens to look like a number: payload hex such as `mqtt.msg` `3130`.
+    /// Columns whose cells are always hashed as text (see [`TextPolicy::Hash`]), even when a
+    /// cell happens to look like a number: payload hex such as `mqtt.msg` `3130`. An empty
+    /// cell, a null and `0` — the published MQTTset CSVs' text for an absent field, never a
+    /// hex byte string (odd length) — are the missing value, so a CSV and a Parquet file of
+    /// the same rows (null where the CSV says `0`) read the same.
     pub hash_columns: Vec<String>,
     /// Value for an empty cell or `nan` (the published CSVs leave absent fields empty or 0).
     pub missing_value: f32,
@@ -145,6 +148,9 @@ impl TableOptions {
             })
     }
 }
+
+/// The text MQTTset's CSVs (and our mqttset CSV output) write for an absent field.
+const ABSENT_TEXT: &str = "0";
 
 /// The class a file stands for: its stem without a `biflow_`/`uniflow_` prefix and a
 /// `-train`/`-test`/`_train`/`_test` suffix (`biflow_scan_A.csv` → `scan_A`).
@@ -465,7 +471,7 @@ impl<'o> TableBuilder<'o> {
                 Encoding::Hash => {
                     let c = cell(j);
                     let t = c.text();
-                    self.data.push(if t.is_empty() {
+                    self.data.push(if t.is_empty() || t == ABSENT_TEXT {
                         options.missing_value
                     } else {
                         fnv1a_24(&t)

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use arrow_array::types::Int32Type;
 use arrow_array::{
-    ArrayRef, BooleanArray, Date32Array, DictionaryArray, Float32Array, Float64Array, Int64Array,
-    RecordBatch, StringArray, UInt16Array,
+    ArrayRef, BinaryArray, BooleanArray, Date32Array, DictionaryArray, Float32Array, Float64Array,
+    Int64Array, RecordBatch, StringArray, UInt16Array,
 };
 use mqtt_ids_learn::table::{read_files, LabelSource, TableOptions, TextPolicy};
 use parquet::arrow::ArrowWriter;
@@ -172,6 +172,75 @@ fn parquet_and_csv_with_the_same_content_give_identical_datasets() {
     assert_eq!(both.n_rows(), 10);
     assert_eq!(both.records.row(2), both.records.row(7));
     assert!(!both.feature_names.iter().any(|n| n.starts_with("tcp.")));
+}
+
+/// Our features output: byte fields are Parquet Binary and absent values null, where the CSV
+/// prints lower-case hex, `<MISSING>` for an empty value and `0` for an absent one.
+#[test]
+fn byte_fields_and_absent_values_read_as_the_mqttset_csv_prints_them() {
+    let d = temp_dir("bytes");
+    let pq = d.join("mqttset_flood.parquet");
+    write_parquet(
+        &pq,
+        vec![
+            (
+                "mqtt.msg",
+                Arc::new(BinaryArray::from(vec![
+                    Some(&b"10"[..]),
+                    None,
+                    Some(&b""[..]),
+                    Some(&[0xde, 0xad][..]),
+                    Some(&b"10"[..]),
+                ])) as ArrayRef,
+            ),
+            (
+                "mqtt.protoname",
+                Arc::new(StringArray::from(vec![
+                    Some("MQTT"),
+                    None,
+                    None,
+                    Some("MQTT"),
+                    None,
+                ])),
+            ),
+            (
+                "mqtt.len",
+                Arc::new(Int64Array::from(vec![
+                    Some(2),
+                    None,
+                    Some(0),
+                    Some(2),
+                    Some(2),
+                ])),
+            ),
+            (
+                "target",
+                Arc::new(StringArray::from(vec![
+                    "flood",
+                    "legitimate",
+                    "flood",
+                    "flood",
+                    "legitimate",
+                ])),
+            ),
+        ],
+    );
+    let csv = d.join("mqttset_flood.csv");
+    std::fs::write(
+        &csv,
+        "mqtt.msg,mqtt.protoname,mqtt.len,target\n\
+         3130,MQTT,2,flood\n0,0,0,legitimate\n<MISSING>,0,0,flood\n\
+         dead,MQTT,2,flood\n3130,0,2,legitimate\n",
+    )
+    .unwrap();
+    let options = TableOptions::mqttset2020();
+    let a = read_files(&[&pq], &options).unwrap();
+    let b = read_files(&[&csv], &options).unwrap();
+    assert_eq!(a, b);
+    // Absent (null, or `0` in the CSV) is the missing value; an empty payload is a category.
+    assert_eq!(a.records.row(1)[..2], [0.0, 0.0]);
+    assert_ne!(a.records.row(2)[0], 0.0);
+    assert_eq!(a.records.row(0)[0], a.records.row(4)[0]);
 }
 
 #[test]

@@ -152,15 +152,17 @@ impl TableOptions {
 /// The text MQTTset's CSVs (and our mqttset CSV output) write for an absent field.
 const ABSENT_TEXT: &str = "0";
 
-/// The class a file stands for: its stem without a `biflow_`/`uniflow_` prefix and a
-/// `-train`/`-test`/`_train`/`_test` suffix (`biflow_scan_A.csv` → `scan_A`).
+/// The class a file stands for: its stem without a feature-set prefix (`biflow_`, `uniflow_`
+/// as in MQTT-IoT-IDS2020; `packet_`, `mqttset_` as `mqtt-ids extract` also names its
+/// output) and a `-train`/`-test`/`_train`/`_test` suffix (`biflow_scan_A.csv` → `scan_A`,
+/// `packet_flood-train.parquet` → `flood`).
 pub fn class_from_file_name(path: &Path) -> String {
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     let mut s = stem.as_str();
-    for prefix in ["biflow_", "uniflow_"] {
+    for prefix in ["biflow_", "uniflow_", "packet_", "mqttset_"] {
         if let Some(rest) = s.strip_prefix(prefix) {
             s = rest;
         }
@@ -869,5 +871,13 @@ mod tests {
         );
         assert_eq!(class_from_file_name(Path::new("flood-train.csv")), "flood");
         assert_eq!(class_from_file_name(Path::new("sparta.csv")), "sparta");
+        assert_eq!(
+            class_from_file_name(Path::new("out/packet_flood-train.parquet")),
+            "flood"
+        );
+        assert_eq!(
+            class_from_file_name(Path::new("mqttset_benign.csv")),
+            "benign"
+        );
     }
 }

@@ -3,11 +3,10 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use mqtt_ids_learn::estimator::presets;
 use mqtt_ids_learn::metrics::ClassificationReport;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use mqtt_ids_learn::{evaluate_with_progress, table, Evaluation, ModelParams, Protocol};
 
 use crate::learn_args::TableArgs;

@@ -86,35 +86,6 @@ pub struct Args {
     files: Vec<String>,
 }
 
-/// Parses `120`, `120s`, `500ms`, `2m`, `1h`, `1.5s` into nanoseconds.
-pub fn parse_duration(text: &str) -> Result<i64, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration (like 120s, 500ms, 2m, 1h)"))?;
-    let scale = match unit {
-        "" | "s" => 1e9,
-        "ms" => 1e6,
-        "us" => 1e3,
-        "m" | "min" => 60e9,
-        "h" => 3600e9,
-        _ => {
-            return Err(format!(
-                "`{text}`: unknown unit `{unit}` (use ms, s, m or h)"
-            ))
-        }
-    };
-    let ns = value * scale;
-    if !(ns.is_finite() && ns > 0.0 && ns < 1e18) {
-        return Err(format!("`{text}`: the duration must be positive"));
-    }
-    Ok(ns as i64)
-}
-
 /// The file name without directory and capture/compression extensions:
 /// `data/flood-train.pcap.gz` → `flood-train`; `-` → `stdin`.
 pub fn stem(file: &str) -> String {
@@ -173,23 +144,9 @@ fn plan(args: &Args) -> Result<Plan, String> {
     }
     let mode = match &args.flow_timeout {
         None => FlowMode::Capture,
-        Some(spec) => {
-            let mut parts = spec.split(',');
-            let idle = parse_duration(parts.next().unwrap_or(""))
-                .map_err(|e| format!("--flow-timeout: {e}"))?;
-            let active = parts
-                .next()
-                .map(parse_duration)
-                .transpose()
-                .map_err(|e| format!("--flow-timeout: {e}"))?;
-            if parts.next().is_some() {
-                return Err("--flow-timeout takes IDLE or IDLE,ACTIVE".into());
-            }
-            FlowMode::Timeout {
-                idle_ns: idle,
-                active_ns: active,
-            }
-        }
+        Some(spec) => spec
+            .parse::<FlowMode>()
+            .map_err(|e| format!("--flow-timeout: {e}"))?,
     };
     if args.max_flows == 0 {
         return Err("--max-flows must be at least 1".into());
@@ -489,18 +446,5 @@ mod tests {
         assert_eq!(stem("noext"), "noext");
         assert_eq!(stem(".pcap"), ".pcap");
         assert_eq!(stem("-"), "stdin");
-    }
-
-    #[test]
-    fn durations_take_units() {
-        assert_eq!(parse_duration("120").unwrap(), 120_000_000_000);
-        assert_eq!(parse_duration("120s").unwrap(), 120_000_000_000);
-        assert_eq!(parse_duration("500ms").unwrap(), 500_000_000);
-        assert_eq!(parse_duration("2m").unwrap(), 120_000_000_000);
-        assert_eq!(parse_duration("1.5s").unwrap(), 1_500_000_000);
-        assert_eq!(parse_duration("1h").unwrap(), 3_600_000_000_000);
-        for bad in ["", "0", "-1s", "5 parsecs", "1d"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
     }
 }

@@ -67,7 +67,8 @@ pub use columns::{Value, BIFLOW_COLUMNS, UNIFLOW_COLUMNS};
 pub use key::{FlowKey, PROTO_TCP, PROTO_UDP};
 pub use stats::{reference_seconds, UniStats};
 pub use table::{
-    BiFlow, FlowConfig, FlowMode, FlowSink, FlowStats, FlowTable, UniFlow, DEFAULT_MAX_FLOWS,
+    parse_duration, BiFlow, FlowConfig, FlowMode, FlowSink, FlowStats, FlowTable, UniFlow,
+    DEFAULT_MAX_FLOWS,
 };
 
 #[cfg(test)]

@@ -37,33 +37,52 @@ pub enum FlowMode {
     },
 }
 
+/// Parses a duration — `120`, `120s`, `500ms`, `250us`, `2m`, `1h`, `1.5s` (no unit: seconds) —
+/// into nanoseconds; it must be positive and below 1e18 ns.
+pub fn parse_duration(text: &str) -> Result<i64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (like 120s, 500ms, 2m, 1h)"))?;
+    let scale = match unit {
+        "" | "s" => 1e9,
+        "ms" => 1e6,
+        "us" => 1e3,
+        "m" | "min" => 60e9,
+        "h" => 3600e9,
+        _ => {
+            return Err(format!(
+                "`{text}`: unknown unit `{unit}` (use ms, s, m or h)"
+            ))
+        }
+    };
+    let ns = value * scale;
+    if !(1.0..1e18).contains(&ns) {
+        return Err(format!("`{text}`: the duration must be positive"));
+    }
+    Ok(ns.round() as i64)
+}
+
 impl std::str::FromStr for FlowMode {
     type Err = String;
 
-    /// `capture`, or `IDLE[,ACTIVE]` in seconds (decimals allowed, e.g. `120` or `15,1800`): the
+    /// `capture`, or `IDLE[,ACTIVE]` as durations ([`parse_duration`]: `120`, `15s,30m`): the
     /// value of a `--flow-timeout` option.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if s == "capture" {
             return Ok(FlowMode::Capture);
         }
-        let ns = |part: &str| -> Result<i64, String> {
-            let secs: f64 = part
-                .trim()
-                .parse()
-                .map_err(|_| format!("{part:?} is not a number of seconds"))?;
-            if !(0.0..=9.0e9).contains(&secs) {
-                return Err(format!("{part:?}: a timeout is 0 to 9e9 seconds"));
-            }
-            Ok((secs * 1e9).round() as i64)
-        };
-        let (idle, active) = match s.split_once(',') {
-            Some((idle, active)) => (idle, Some(active)),
-            None => (s, None),
-        };
-        Ok(FlowMode::Timeout {
-            idle_ns: ns(idle)?,
-            active_ns: active.map(ns).transpose()?,
-        })
+        let mut parts = s.split(',');
+        let idle_ns = parse_duration(parts.next().unwrap_or(""))?;
+        let active_ns = parts.next().map(parse_duration).transpose()?;
+        if parts.next().is_some() {
+            return Err(format!("`{s}`: expected IDLE or IDLE,ACTIVE"));
+        }
+        Ok(FlowMode::Timeout { idle_ns, active_ns })
     }
 }
 

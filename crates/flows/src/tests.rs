@@ -711,7 +711,38 @@ fn flow_timeout_option_values() {
             active_ns: Some(1800 * S)
         })
     );
-    for bad in ["", "-1", "1,", "x", "1,2,3", "nan", "1e300"] {
+    assert_eq!(
+        "500ms,2m".parse::<FlowMode>(),
+        Ok(FlowMode::Timeout {
+            idle_ns: S / 2,
+            active_ns: Some(120 * S)
+        })
+    );
+    for bad in [
+        "",
+        "-1",
+        "0",
+        "1,",
+        "x",
+        "1,2,3",
+        "nan",
+        "1e300",
+        "5 parsecs",
+        "1d",
+        "-1s",
+    ] {
         assert!(bad.parse::<FlowMode>().is_err(), "{bad:?}");
     }
+}
+
+#[test]
+fn durations_take_units() {
+    use crate::parse_duration;
+    assert_eq!(parse_duration("120"), Ok(120 * S));
+    assert_eq!(parse_duration("120s"), Ok(120 * S));
+    assert_eq!(parse_duration("500ms"), Ok(S / 2));
+    assert_eq!(parse_duration("250us"), Ok(250_000));
+    assert_eq!(parse_duration("2m"), Ok(120 * S));
+    assert_eq!(parse_duration("1.5s"), Ok(3 * S / 2));
+    assert_eq!(parse_duration("1h"), Ok(3600 * S));
 }

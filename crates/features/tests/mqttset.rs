@@ -23,7 +23,7 @@ use mqtt_ids_features::{ExtractOptions, SetKind};
 use mqtt_ids_mqtt::TrackerConfig;
 
 mod common;
-use common::{csv_records, run_set, shared_data};
+use common::{csv_records, run_set, shared_data, tshark_mqttset};
 
 const FNV_OFFSET: u64 = 0xCBF2_9CE4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01B3;
@@ -188,42 +188,12 @@ fn patched_cells(
 
 /// tshark's rows keyed by frame number (the script's command plus `-e frame.number`).
 fn tshark_rows(path: &Path) -> BTreeMap<u64, Vec<String>> {
-    let mut command = Command::new("tshark");
-    command.args(["-n", "-r"]).arg(path).args([
-        "-o",
-        "tcp.calculate_timestamps:TRUE",
-        "-Y",
-        "tcp",
-        "-T",
-        "fields",
-        "-E",
-        "header=n",
-        "-E",
-        "separator=/t",
-        "-E",
-        "occurrence=f",
-        "-E",
-        "quote=n",
-        "-e",
-        "frame.number",
-    ]);
-    for name in SCHEMA.names().take(FIELDS) {
-        command.args(["-e", name]);
-    }
-    let out = command.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| {
-            let mut cells = line.split('\t').map(str::to_string);
-            let number = cells.next().unwrap().parse().unwrap();
-            let row: Vec<String> = cells.collect();
-            assert_eq!(row.len(), FIELDS, "{line}");
+    tshark_mqttset(path, &["frame.number"])
+        .unwrap_or_else(|| panic!("tshark failed on {}", path.display()))
+        .into_iter()
+        .map(|mut row| {
+            let number = row.remove(0).parse().unwrap();
+            assert_eq!(row.len(), FIELDS, "{row:?}");
             (number, row)
         })
         .collect()

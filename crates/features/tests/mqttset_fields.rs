@@ -10,7 +10,6 @@
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use mqtt_ids_capture::{open, LinkType, PcapWriter, ReaderOptions};
 use mqtt_ids_features::label::Net;
@@ -20,9 +19,7 @@ use mqtt_ids_features::{extract, ExtractOptions, Labeler, Output, Outputs, RowSi
 use mqtt_ids_mqtt::{ReassemblyConfig, TrackerConfig};
 
 mod common;
-use common::{csv_records, run_set};
-
-const FIELDS: usize = 33;
+use common::{csv_records, run_set, tshark_mqttset};
 
 // ---------------------------------------------------------------------------------------------
 // Building traffic
@@ -284,34 +281,7 @@ fn our_rows(path: &Path, tracker: TrackerConfig, labels: Labeler) -> Vec<Vec<Str
 }
 
 fn tshark_rows(path: &Path) -> Option<Vec<Vec<String>>> {
-    let mut command = Command::new("tshark");
-    command.args(["-n", "-r"]).arg(path).args([
-        "-o",
-        "tcp.calculate_timestamps:TRUE",
-        "-Y",
-        "tcp",
-        "-T",
-        "fields",
-        "-E",
-        "header=n",
-        "-E",
-        "separator=/t",
-        "-E",
-        "occurrence=f",
-        "-E",
-        "quote=n",
-    ]);
-    for name in SCHEMA.names().take(FIELDS) {
-        command.args(["-e", name]);
-    }
-    let out = command.output().ok().filter(|o| o.status.success())?;
-    Some(
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| l.split('\t').map(str::to_string).collect())
-            .collect(),
-    )
+    tshark_mqttset(path, &[])
 }
 
 fn temp_path(name: &str) -> PathBuf {

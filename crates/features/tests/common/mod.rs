@@ -4,6 +4,7 @@
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use mqtt_ids_capture::{open, ReaderOptions};
@@ -99,4 +100,41 @@ pub fn csv_records(text: &str) -> Vec<Vec<String>> {
     }
     assert_eq!(record, [""], "CSV must end with a line end");
     records
+}
+
+/// tshark's MQTTset export of a capture (the command of `reference/make_expected_mqttset.py`:
+/// tab-separated, first occurrence, no quoting), with `extra` fields before the 33 of the set;
+/// one row of cells per TCP frame. `None` when tshark is missing or fails.
+pub fn tshark_mqttset(path: &Path, extra: &[&str]) -> Option<Vec<Vec<String>>> {
+    let mut command = Command::new("tshark");
+    command.args(["-n", "-r"]).arg(path).args([
+        "-o",
+        "tcp.calculate_timestamps:TRUE",
+        "-Y",
+        "tcp",
+        "-T",
+        "fields",
+        "-E",
+        "header=n",
+        "-E",
+        "separator=/t",
+        "-E",
+        "occurrence=f",
+        "-E",
+        "quote=n",
+    ]);
+    for name in extra {
+        command.args(["-e", name]);
+    }
+    for name in SetKind::Mqttset.schema().names().filter(|n| *n != "target") {
+        command.args(["-e", name]);
+    }
+    let out = command.output().ok().filter(|o| o.status.success())?;
+    Some(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| l.split('\t').map(str::to_string).collect())
+            .collect(),
+    )
 }

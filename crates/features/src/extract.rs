@@ -161,6 +161,9 @@ pub fn extract(
     let mut tracker = needs_mqtt.then(|| Tracker::new(options.tracker.clone()));
     let mut flows = needs_flows.then(|| FlowTable::new(options.flows));
     let labels = &options.labels;
+    // One row writer for the whole pass (it keeps a text buffer: nothing allocated per packet).
+    let mut flow_rows: FlowRows<'_, NoSink, NoSink> =
+        FlowRows::new(outputs.uniflow.as_mut(), outputs.biflow.as_mut(), labels);
     let (mut last_number, mut last_ts) = (0u64, 0i64);
     let mut last_progress = 0u64;
     loop {
@@ -199,10 +202,8 @@ pub fn extract(
             }
         }
         if let Some(table) = flows.as_mut() {
-            let mut rows: FlowRows<'_, NoSink, NoSink> =
-                FlowRows::new(outputs.uniflow.as_mut(), outputs.biflow.as_mut(), labels);
-            table.on_packet(&packet, &mut rows);
-            if let Some(e) = rows.take_error() {
+            table.on_packet(&packet, &mut flow_rows);
+            if let Some(e) = flow_rows.take_error() {
                 return Err(e);
             }
         }
@@ -222,10 +223,8 @@ pub fn extract(
         report.mqtt = tracker.stats();
     }
     if let Some(mut table) = flows {
-        let mut rows: FlowRows<'_, NoSink, NoSink> =
-            FlowRows::new(outputs.uniflow.as_mut(), outputs.biflow.as_mut(), labels);
-        table.finish(&mut rows);
-        if let Some(e) = rows.take_error() {
+        table.finish(&mut flow_rows);
+        if let Some(e) = flow_rows.take_error() {
             return Err(e);
         }
         report.flows = table.stats();

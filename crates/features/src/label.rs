@@ -140,11 +140,6 @@ pub struct Labeler {
 }
 
 impl Labeler {
-    /// Whether any source of labels is configured.
-    pub fn is_empty(&self) -> bool {
-        self.rules.is_empty() && self.attackers.is_empty() && self.class.is_none()
-    }
-
     /// The label of a row.
     pub fn label(&self, s: &Subject) -> Label<'_> {
         let class = if let Some(rule) = self.rules.iter().find(|r| r.matches(s)) {

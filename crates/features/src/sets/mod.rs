@@ -20,8 +20,6 @@ pub mod protocol;
 
 /// A feature set with (at most) one row per packet.
 pub trait FrameSet {
-    /// Its schema.
-    fn schema(&self) -> Schema;
     /// A message completed by the packet being processed (called zero or more times between
     /// two [`FrameSet::end_packet`] calls). The message borrows reassembly buffers: copy what
     /// is needed.

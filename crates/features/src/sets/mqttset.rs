@@ -798,10 +798,6 @@ impl MqttsetSet {
 }
 
 impl FrameSet for MqttsetSet {
-    fn schema(&self) -> Schema {
-        SCHEMA
-    }
-
     /// Copies the message: which fields it has depends on the conversation's protocol version,
     /// and the conversation is known only with the packet, at [`FrameSet::end_packet`].
     fn on_message(&mut self, event: &MessageEvent<'_>) {

@@ -165,10 +165,6 @@ impl PacketSet {
 }
 
 impl FrameSet for PacketSet {
-    fn schema(&self) -> Schema {
-        SCHEMA
-    }
-
     fn on_message(&mut self, event: &MessageEvent<'_>) {
         let body = event.message.map(|m| m.packet);
         self.last_malformed = match body {

@@ -138,6 +138,11 @@ pub struct BiFlow {
 pub trait FlowSink {
     fn uniflow(&mut self, flow: &UniFlow);
     fn biflow(&mut self, flow: &BiFlow);
+    /// An interim report of a uni-flow still held (see [`FlowTable::set_update_interval`]):
+    /// its statistics so far. Default: ignored.
+    fn interim_uniflow(&mut self, _flow: &UniFlow) {}
+    /// An interim report of a bi-flow still held. Default: ignored.
+    fn interim_biflow(&mut self, _flow: &BiFlow) {}
 }
 
 /// What the table did, for reports.
@@ -173,6 +178,8 @@ pub struct FlowStats {
     pub out_of_order_flows: u64,
     /// Most entries held at once.
     pub peak_entries: u64,
+    /// Interim reports of entries still held (update interval).
+    pub interim_reports: u64,
 }
 
 /// Why an entry ended.
@@ -263,6 +270,12 @@ pub struct FlowTable {
     /// The packet clock: the latest timestamp seen.
     now_ns: i64,
     stats: FlowStats,
+    /// Interim reports: an entry is reported again once this long has passed on the packet
+    /// clock since its start or its last report, at its next packet.
+    update_ns: Option<i64>,
+    /// Per slab slot: when the entry was last reported (or created); kept apart from the
+    /// entries, whose size is guarded, and only grown when an update interval is set.
+    reported_ns: Vec<i64>,
 }
 
 impl FlowTable {
@@ -284,7 +297,18 @@ impl FlowTable {
             next_seq: 0,
             now_ns: i64::MIN,
             stats: FlowStats::default(),
+            update_ns: None,
+            reported_ns: Vec::new(),
         }
+    }
+
+    /// Reports every entry held for longer than `interval_ns` (on the packet clock, since it
+    /// began or since its last report) at its next packet, through
+    /// [`FlowSink::interim_uniflow`] and [`FlowSink::interim_biflow`], without ending it: an
+    /// online detector then sees long-lived flows while they last. `None` (the default): no
+    /// interim reports. Set it before the first packet.
+    pub fn set_update_interval(&mut self, interval_ns: Option<i64>) {
+        self.update_ns = interval_ns.filter(|&n| n > 0);
     }
 
     /// The settings.
@@ -382,7 +406,29 @@ impl FlowTable {
             }
         }
         self.touch(i);
+        if let Some(update_ns) = self.update_ns {
+            let slot = i as usize;
+            if ts.saturating_sub(self.reported_ns[slot]) >= update_ns {
+                self.reported_ns[slot] = ts;
+                self.report(i, sink);
+            }
+        }
         true
+    }
+
+    /// Interim rows of a held entry: its uni-flows, then its bi-flow (same pairing rules as
+    /// when it ends, without counting in the end-of-flow statistics).
+    fn report<S: FlowSink>(&mut self, i: u32, sink: &mut S) {
+        let e = &self.entries[i as usize];
+        for side in side_order(&e.sides) {
+            if e.sides[side].count > 0 {
+                sink.interim_uniflow(&uniflow(&e.key, side, &e.sides[side]));
+            }
+        }
+        if let Pairing::Row(flow) = pair(&e.key, &e.sides) {
+            sink.interim_biflow(&flow);
+        }
+        self.stats.interim_reports += 1;
     }
 
     /// Moves the packet clock to `now_ns` (never backwards) and, in timeout mode, ends the
@@ -509,6 +555,12 @@ impl FlowTable {
             .insert_unique(hash, i, |&j| hasher.hash_one(entries[j as usize].key));
         self.push_back(i, Order::Lru);
         self.push_back(i, Order::Age);
+        if self.update_ns.is_some() {
+            if self.reported_ns.len() <= i as usize {
+                self.reported_ns.resize(i as usize + 1, ts);
+            }
+            self.reported_ns[i as usize] = ts;
+        }
         self.stats.peak_entries = self.stats.peak_entries.max(self.index.len() as u64);
         i
     }
@@ -517,11 +569,7 @@ impl FlowTable {
     fn end<S: FlowSink>(&mut self, i: u32, why: End, sink: &mut S) {
         let e = &self.entries[i as usize];
         let (key, sides) = (e.key, e.sides);
-        let mut order = [0usize, 1];
-        if sides[1].count > 0 && (sides[0].count == 0 || sides[1].seq < sides[0].seq) {
-            order = [1, 0];
-        }
-        for side in order {
+        for side in side_order(&sides) {
             if sides[side].count > 0 {
                 sink.uniflow(&uniflow(&key, side, &sides[side]));
                 self.stats.uniflows_emitted += 1;
@@ -592,35 +640,45 @@ fn uniflow(key: &PairKey, side: usize, acc: &Accumulator) -> UniFlow {
     }
 }
 
-/// The bi-flow row of one entry, by the reference's rules: both directions → forward is the one
+/// The order an entry's uni-flows are written in: the side seen first, first.
+fn side_order(sides: &[Accumulator; 2]) -> [usize; 2] {
+    if sides[1].count > 0 && (sides[0].count == 0 || sides[1].seq < sides[0].seq) {
+        [1, 0]
+    } else {
+        [0, 1]
+    }
+}
+
+/// What an entry's bi-flow is.
+enum Pairing {
+    Row(BiFlow),
+    /// One TCP direction only: no row.
+    TcpUnpaired,
+    Empty,
+}
+
+/// The bi-flow of one entry, by the reference's rules: both directions → forward is the one
 /// seen first; a self-reverse flow pairs with itself; one UDP direction → backward copies
-/// forward; one TCP direction → no row (counted).
-fn emit_biflow<S: FlowSink>(
-    key: &PairKey,
-    sides: &[Accumulator; 2],
-    stats: &mut FlowStats,
-    sink: &mut S,
-) {
+/// forward; one TCP direction → no row.
+fn pair(key: &PairKey, sides: &[Accumulator; 2]) -> Pairing {
     let seen = [sides[0].count > 0, sides[1].count > 0];
     let (fwd, bwd, copied) = match seen {
         [true, true] if sides[1].seq < sides[0].seq => (1, 0, false),
         [true, true] => (0, 1, false),
-        [false, false] => return,
+        [false, false] => return Pairing::Empty,
         [a, _] => {
             let side = if a { 0 } else { 1 };
             if key.is_self_reverse() {
                 (side, side, false)
             } else if key.proto() == PROTO_UDP {
-                stats.udp_unpaired_copied += 1;
                 (side, side, true)
             } else {
-                stats.tcp_unpaired_dropped += 1;
-                return;
+                return Pairing::TcpUnpaired;
             }
         }
     };
     let (f, b) = (&sides[fwd], &sides[bwd]);
-    sink.biflow(&BiFlow {
+    Pairing::Row(BiFlow {
         key: key.flow_key(fwd),
         first_packet: f.first_packet,
         first_ts_ns: f.first_ts_ns,
@@ -628,8 +686,27 @@ fn emit_biflow<S: FlowSink>(
         fwd: f.stats(),
         bwd: b.stats(),
         bwd_copied: copied,
-    });
-    stats.biflows_emitted += 1;
+    })
+}
+
+/// Emits the bi-flow row of an ending entry ([`pair`]), counting unpaired directions.
+fn emit_biflow<S: FlowSink>(
+    key: &PairKey,
+    sides: &[Accumulator; 2],
+    stats: &mut FlowStats,
+    sink: &mut S,
+) {
+    match pair(key, sides) {
+        Pairing::Row(flow) => {
+            if flow.bwd_copied {
+                stats.udp_unpaired_copied += 1;
+            }
+            sink.biflow(&flow);
+            stats.biflows_emitted += 1;
+        }
+        Pairing::TcpUnpaired => stats.tcp_unpaired_dropped += 1,
+        Pairing::Empty => {}
+    }
 }
 
 /// Bytes of one slab entry (guarded by a test; part of the figure in [`DEFAULT_MAX_FLOWS`]).

@@ -746,3 +746,65 @@ fn durations_take_units() {
     assert_eq!(parse_duration("1.5s"), Ok(3 * S / 2));
     assert_eq!(parse_duration("1h"), Ok(3600 * S));
 }
+
+/// Interim reports: a long flow is reported at its first packet past each update interval,
+/// with its statistics so far, and still ends once with everything.
+#[test]
+fn interim_reports_follow_the_update_interval_on_the_packet_clock() {
+    #[derive(Default)]
+    struct Interim {
+        rows: Rows,
+        uni: Vec<UniFlow>,
+        bi: Vec<BiFlow>,
+    }
+    impl FlowSink for Interim {
+        fn uniflow(&mut self, flow: &UniFlow) {
+            self.rows.uniflow(flow);
+        }
+        fn biflow(&mut self, flow: &BiFlow) {
+            self.rows.biflow(flow);
+        }
+        fn interim_uniflow(&mut self, flow: &UniFlow) {
+            self.uni.push(*flow);
+        }
+        fn interim_biflow(&mut self, flow: &BiFlow) {
+            self.bi.push(*flow);
+        }
+    }
+    let mut table = FlowTable::new(FlowConfig {
+        mode: FlowMode::Timeout {
+            idle_ns: 60 * S,
+            active_ns: None,
+        },
+        ..FlowConfig::default()
+    });
+    table.set_update_interval(Some(10 * S));
+    let mut sink = Interim::default();
+    // One packet a second each way for 25 s: reports at t = 10 and t = 20 (the first packet
+    // at or past each interval since the last report), none for the reply direction alone.
+    for t in 0..25 {
+        for (src, dst, sp, dp) in [(A, B, 40000, MQTT), (B, A, MQTT, 40000)] {
+            let p = Pkt {
+                number: 0,
+                ts_ns: t * S,
+                src: addr(src),
+                dst: addr(dst),
+                len: 60,
+                transport: tcp(sp, dp, TcpFlags::ACK),
+                fragment: false,
+            };
+            table.on_packet(&p.packet(), &mut sink);
+        }
+    }
+    assert_eq!(sink.bi.len(), 2, "{:?}", sink.bi);
+    assert_eq!(sink.bi[0].fwd.num_pkts, 11);
+    assert_eq!(sink.bi[0].bwd.num_pkts, 10);
+    assert_eq!(sink.bi[1].last_ts_ns, 20 * S);
+    assert_eq!(sink.uni.len(), 4);
+    assert!(sink.rows.bi.is_empty(), "still held");
+    assert_eq!(table.stats().interim_reports, 2);
+    table.finish(&mut sink);
+    assert_eq!(sink.rows.bi.len(), 1);
+    assert_eq!(sink.rows.bi[0].fwd.num_pkts, 25);
+    assert_eq!(table.stats().biflows_emitted, 1);
+}

@@ -150,6 +150,7 @@ impl GradientBoostingValidParams {
             min_samples_split: p.min_samples_split,
             min_samples_leaf: p.min_samples_leaf,
             max_features: d,
+            exact_below: 0,
         };
         let weights = vec![1.0f32; n];
         // Scores per row, column-major by score column.
@@ -210,7 +211,8 @@ impl GradientBoostingValidParams {
                         };
                         vec![v as f32]
                     };
-                    let mut g = tree::grow(&binned, &target, &weights, rows, &grow, 1, 0, newton);
+                    let mut g =
+                        tree::grow(&binned, None, &target, &weights, rows, &grow, 1, 0, newton);
                     tree::normalise(&mut g.importances);
                     (g.tree, g.importances)
                 })

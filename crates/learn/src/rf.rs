@@ -129,6 +129,7 @@ impl RandomForestValidParams {
             min_samples_split: p.min_samples_split,
             min_samples_leaf: p.min_samples_leaf,
             max_features: p.max_features.resolve(d),
+            exact_below: 0,
         };
         let done = AtomicUsize::new(0);
         let grown: Vec<(Tree, Vec<f64>)> = (0..p.n_estimators)
@@ -149,6 +150,7 @@ impl RandomForestValidParams {
                         .collect();
                     let mut g = tree::grow(
                         &binned,
+                        None,
                         &target,
                         &weights,
                         rows,

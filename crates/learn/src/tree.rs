@@ -1,8 +1,9 @@
 //! The histogram-based tree learner shared by `dt`, `rf` and `gb`: features are quantised once to
 //! ≤ 255 bins; a node's best split is found from per-feature histograms of its rows (the larger
 //! child's histogram is the parent's minus the smaller child's: the subtraction trick), small
-//! nodes are scanned by sorting their bins instead. Trees keep raw-value thresholds, so prediction
-//! reads unbinned records.
+//! nodes are scanned by sorting their bins instead. Below a size set per model
+//! ([`GrowParams::exact_below`], used by `dt`) nodes search exact thresholds between raw values as
+//! scikit-learn does. Trees keep raw-value thresholds, so prediction reads unbinned records.
 
 use crate::dataset::Matrix;
 use crate::rng::Rng;
@@ -147,6 +148,10 @@ pub(crate) struct GrowParams {
     pub min_samples_leaf: usize,
     /// Features examined per split; fewer than all draws a fresh random subset at each node.
     pub max_features: usize,
+    /// Nodes of at most this many rows search every threshold between distinct raw values, as
+    /// scikit-learn's `BestSplitter` does, instead of the bin edges (0: never). Needs the raw
+    /// records ([`grow`]'s `raw`) and all features per split.
+    pub exact_below: usize,
 }
 
 /// One node: a leaf has `left == 0` and `right` indexes its values.
@@ -263,6 +268,8 @@ fn better(a: (f64, f64), b: (f64, f64)) -> bool {
 struct Candidate {
     feature: usize,
     bin: u8,
+    /// `Some`: an exact split (raw value ≤ threshold goes left) rather than bin ≤ `bin`.
+    threshold: Option<f32>,
     gain: f64,
     left: Vec<f64>,
 }
@@ -324,25 +331,39 @@ impl Ordered {
     /// Stable partition of positions `start..end`: bin of `feature` ≤ `bin` first. Returns
     /// the position of the first row on the right.
     fn partition(&mut self, d: usize, start: usize, end: usize, feature: usize, bin: u8) -> usize {
-        // Rows are moved as fixed-size windows of 32 or 64 bytes (a few vector moves instead
-        // of a `memmove` call per row) when the row is at least half the window: a window
-        // written at position lo < i then ends before row i + 1, so it only overwrites rows
-        // already moved to the scratch side and the row being moved.
-        match d {
-            16..=32 => self.partition_rows::<32>(d, start, end, feature, bin),
-            33..=64 => self.partition_rows::<64>(d, start, end, feature, bin),
-            _ => self.partition_rows::<0>(d, start, end, feature, bin),
-        }
+        self.partition_by(d, start, end, feature, move |_, b| b <= bin)
     }
 
-    /// [`Ordered::partition`] moving rows as `W`-byte windows (`W` = 0: exactly `d` bytes).
-    fn partition_rows<const W: usize>(
+    /// Stable partition of positions `start..end`: rows for which `left(row id, bin of
+    /// feature)` holds first. Returns the position of the first row on the right.
+    fn partition_by<P: Fn(u32, u8) -> bool + Copy>(
         &mut self,
         d: usize,
         start: usize,
         end: usize,
         feature: usize,
-        bin: u8,
+        left: P,
+    ) -> usize {
+        // Rows are moved as fixed-size windows of 32 or 64 bytes (a few vector moves instead
+        // of a `memmove` call per row) when the row is at least half the window: a window
+        // written at position lo < i then ends before row i + 1, so it only overwrites rows
+        // already moved to the scratch side and the row being moved.
+        match d {
+            16..=32 => self.partition_rows::<32, P>(d, start, end, feature, left),
+            33..=64 => self.partition_rows::<64, P>(d, start, end, feature, left),
+            _ => self.partition_rows::<0, P>(d, start, end, feature, left),
+        }
+    }
+
+    /// [`Ordered::partition`] moving rows as `W`-byte windows (`W` = 0: exactly `d` bytes).
+    #[inline(always)]
+    fn partition_rows<const W: usize, P: Fn(u32, u8) -> bool>(
+        &mut self,
+        d: usize,
+        start: usize,
+        end: usize,
+        feature: usize,
+        goes_left: P,
     ) -> usize {
         let need = (end - start) * d + ROW_WINDOW;
         if self.scratch_bins.len() < need {
@@ -355,7 +376,7 @@ impl Ordered {
         let mut lo = start;
         let mut k = 0;
         for i in start..end {
-            let left = self.bins[i * d + feature] <= bin;
+            let left = goes_left(self.rows[i], self.bins[i * d + feature]);
             if left {
                 if lo != i {
                     if W == 0 {
@@ -583,6 +604,7 @@ impl Grower<'_> {
                 *best = Some(Candidate {
                     feature: f,
                     bin: b as u8,
+                    threshold: None,
                     gain,
                     left: local_left.as_ref().to_vec(),
                 });
@@ -654,6 +676,91 @@ impl Grower<'_> {
                 *best = Some(Candidate {
                     feature: f,
                     bin,
+                    threshold: None,
+                    gain,
+                    left,
+                });
+            }
+        }
+        true
+    }
+
+    /// Best exact split of feature `f` for positions `start..end`: every threshold halfway
+    /// between two distinct raw values, as scikit-learn's `BestSplitter`. Falls back on
+    /// [`Self::scan_sorted`] (bin edges) when the feature holds a NaN in the node. `keyed` is
+    /// scratch space. Returns false when the feature is constant in the node.
+    #[allow(clippy::too_many_arguments)]
+    fn scan_exact(
+        &self,
+        raw: &Matrix,
+        o: &Ordered,
+        start: usize,
+        end: usize,
+        f: usize,
+        total: &[f64],
+        parent_cost: f64,
+        best: &mut Option<Candidate>,
+        keyed: &mut Vec<(f32, u32)>,
+        keyed_bins: &mut Vec<(u8, u32)>,
+    ) -> bool {
+        keyed.clear();
+        keyed.extend((start..end).map(|i| (raw.get(o.rows[i] as usize, f), i as u32)));
+        if keyed.iter().any(|k| k.0.is_nan()) {
+            return self.scan_sorted(o, start, end, f, total, parent_cost, best, keyed_bins);
+        }
+        // Positions are distinct, so the order (and the chosen split) is deterministic.
+        keyed.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        if keyed.first().map(|k| k.0) == keyed.last().map(|k| k.0) {
+            return false;
+        }
+        let min_leaf = self.params.min_samples_leaf as f64;
+        let values = self.values;
+        let weight = |s: &[f64]| if values { s[1] } else { s.iter().sum() };
+        let w_total = weight(total);
+        let mut left = vec![0.0; self.width];
+        let mut right = vec![0.0; self.width];
+        let mut local: Option<((f64, f64), usize)> = None;
+        let mut i = 0;
+        while i < keyed.len() {
+            let v = keyed[i].0;
+            // -0.0 and 0.0 are one value, as for `<=`.
+            while i < keyed.len() && keyed[i].0 == v {
+                self.add_position(o, keyed[i].1 as usize, &mut left);
+                i += 1;
+            }
+            if i == keyed.len() {
+                break;
+            }
+            let wl = weight(&left);
+            if wl < min_leaf {
+                continue;
+            }
+            if w_total - wl < min_leaf.max(1e-9) {
+                break;
+            }
+            for ((r, t), l) in right.iter_mut().zip(total).zip(&left) {
+                *r = t - l;
+            }
+            let score = self.split_score(&left, &right, wl, w_total - wl);
+            if local.is_none_or(|(best, _)| better(score, best)) {
+                local = Some((score, i));
+            }
+        }
+        if let Some((score, end)) = local {
+            let gain = self.gain_of(parent_cost, w_total, score);
+            if best.as_ref().is_none_or(|c| gain > c.gain) {
+                let mut left = vec![0.0; self.width];
+                for &(_, i) in &keyed[..end] {
+                    self.add_position(o, i as usize, &mut left);
+                }
+                let (lo, hi) = (keyed[end - 1].0, keyed[end].0);
+                // Halfway in f64 as scikit-learn; rounding onto `hi` would send it left.
+                let mid = ((lo as f64 + hi as f64) / 2.0) as f32;
+                let threshold = if mid < hi && mid.is_finite() { mid } else { lo };
+                *best = Some(Candidate {
+                    feature: f,
+                    bin: 0,
+                    threshold: Some(threshold),
                     gain,
                     left,
                 });
@@ -708,6 +815,7 @@ pub(crate) struct Grown {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn grow<L>(
     binned: &Binned,
+    raw: Option<&Matrix>,
     target: &Target,
     weights: &[f32],
     rows: Vec<u32>,
@@ -764,6 +872,10 @@ where
     };
     let mut importances = vec![0.0; d];
     let mut keyed: Vec<(u8, u32)> = Vec::new();
+    let mut keyed_raw: Vec<(f32, u32)> = Vec::new();
+    // Whether a node of `n` rows searches exact thresholds.
+    let exact_raw = raw.filter(|_| all_features && params.exact_below > 0);
+    let exact = |n: usize| exact_raw.is_some() && n <= params.exact_below;
     // Zeroed histogram buffers for the random-feature path, cleared after each use.
     let max_bins = (0..d).map(|f| binned.n_bins(f)).max().unwrap_or(0);
     let mut hist_bufs: Vec<Vec<f64>> = if all_features {
@@ -781,7 +893,8 @@ where
         hist: Option<Vec<f64>>,
     }
     let root_stats = g.node_stats(&o, 0, n_root);
-    let root_hist = (all_features && !g.small(n_root, d)).then(|| g.histogram(&o, 0, n_root));
+    let root_hist =
+        (all_features && !g.small(n_root, d) && !exact(n_root)).then(|| g.histogram(&o, 0, n_root));
     tree.nodes.push(Node {
         feature: 0,
         threshold: 0.0,
@@ -807,7 +920,22 @@ where
         let may_split =
             !pure && n >= params.min_samples_split && params.max_depth.is_none_or(|m| p.depth < m);
         if may_split {
-            if all_features {
+            if let (Some(raw), true) = (exact_raw, exact(n)) {
+                for f in 0..d {
+                    g.scan_exact(
+                        raw,
+                        &o,
+                        p.start,
+                        p.end,
+                        f,
+                        &p.stats,
+                        parent_cost,
+                        &mut best,
+                        &mut keyed_raw,
+                        &mut keyed,
+                    );
+                }
+            } else if all_features {
                 match &p.hist {
                     Some(h) => {
                         for f in 0..d {
@@ -880,12 +1008,22 @@ where
             continue;
         };
         // Partition the node's rows: bin ≤ c.bin first.
-        let mid = o.partition(d, p.start, p.end, c.feature, c.bin);
+        let (mid, threshold) = match (c.threshold, exact_raw) {
+            (Some(t), Some(raw)) => {
+                let (f, cols, data) = (c.feature, raw.n_cols(), raw.as_slice());
+                let left = move |r: u32, _| data[r as usize * cols + f] <= t;
+                (o.partition_by(d, p.start, p.end, f, left), t)
+            }
+            _ => (
+                o.partition(d, p.start, p.end, c.feature, c.bin),
+                binned.thresholds[c.feature][c.bin as usize],
+            ),
+        };
         importances[c.feature] += c.gain.max(0.0);
         let right_stats: Vec<f64> = p.stats.iter().zip(&c.left).map(|(t, l)| t - l).collect();
         let (left_n, right_n) = (mid - p.start, p.end - mid);
         let (left_hist, right_hist) = match p.hist {
-            Some(mut parent) if all_features => {
+            Some(mut parent) if all_features && !(exact(left_n) && exact(right_n)) => {
                 // Build the smaller child's histogram, subtract it from the parent's for the larger.
                 let left_small = left_n <= right_n;
                 let (s_start, s_end) = if left_small {
@@ -899,8 +1037,8 @@ where
                 for (a, b) in parent.iter_mut().zip(&small_hist) {
                     *a -= b;
                 }
-                let large = (!g.small(large_n, d)).then_some(parent);
-                let small = (!g.small(small_n, d)).then_some(small_hist);
+                let large = (!g.small(large_n, d) && !exact(large_n)).then_some(parent);
+                let small = (!g.small(small_n, d) && !exact(small_n)).then_some(small_hist);
                 if left_small {
                     (small, large)
                 } else {
@@ -921,7 +1059,7 @@ where
         tree.nodes.push(leaf);
         tree.nodes[p.node] = Node {
             feature: c.feature as u32,
-            threshold: binned.thresholds[c.feature][c.bin as usize],
+            threshold,
             left: left_id as u32,
             right: right_id as u32,
         };
@@ -1001,7 +1139,7 @@ mod tests {
             let mut windowed = Ordered::new(&b, &target, &w, ids);
             // Two nested partitions, the second inside a sub-range.
             for (start, end, feature, bin) in [(0, n, 3, 20u8), (10, 200, 7, 30u8)] {
-                let a = plain.partition_rows::<0>(d, start, end, feature, bin);
+                let a = plain.partition_rows::<0, _>(d, start, end, feature, move |_, b| b <= bin);
                 let c = windowed.partition(d, start, end, feature, bin);
                 assert_eq!(a, c, "d = {d}");
             }
@@ -1039,9 +1177,11 @@ mod tests {
             min_samples_split: 2,
             min_samples_leaf: 1,
             max_features: 2,
+            exact_below: 0,
         };
         let grown = grow(
             &b,
+            None,
             &target,
             &[1.0; 40],
             (0..40).collect(),
@@ -1058,5 +1198,69 @@ mod tests {
         }
         assert_eq!(grown.tree.n_leaves(), 4);
         assert_eq!(grown.tree.depth(), 2);
+    }
+
+    /// 1,000 distinct values with alternating classes: 255 bins leave impure leaves, exact
+    /// thresholds (scikit-learn's splitter) separate every row.
+    #[test]
+    fn exact_splits_separate_what_bins_cannot() {
+        let n = 1000;
+        let rows: Vec<Vec<f32>> = (0..n).map(|i| vec![i as f32 * 0.5]).collect();
+        let y: Vec<usize> = (0..n).map(|i| i % 2).collect();
+        let x = Matrix::from_rows(&rows).unwrap();
+        let b = Binned::fit(&x, 0);
+        let target = Target::Classes {
+            y: &y,
+            n_classes: 2,
+        };
+        let fit = |exact_below: usize| {
+            let params = GrowParams {
+                criterion: Criterion::Gini,
+                max_depth: None,
+                min_samples_split: 2,
+                min_samples_leaf: 1,
+                max_features: 1,
+                exact_below,
+            };
+            let leaf = |_: &[u32], s: &[f64]| {
+                let w: f64 = s.iter().sum();
+                s.iter().map(|c| (c / w) as f32).collect()
+            };
+            grow(
+                &b,
+                Some(&x),
+                &target,
+                &[1.0; 1000],
+                (0..n as u32).collect(),
+                &params,
+                2,
+                0,
+                leaf,
+            )
+        };
+        let correct = |t: &Tree| {
+            x.rows()
+                .zip(&y)
+                .filter(|(r, &c)| t.leaf(r)[c] == 1.0)
+                .count()
+        };
+        let binned_only = fit(0);
+        assert!(
+            correct(&binned_only.tree) < n,
+            "bins alone cannot separate 1,000 values"
+        );
+        let exact = fit(usize::MAX);
+        assert_eq!(correct(&exact.tree), n);
+        // Every threshold lies halfway between two neighbouring values (k·0.5 + 0.25).
+        for node in exact.tree.nodes.iter().filter(|nd| nd.left != 0) {
+            assert_eq!(
+                (node.threshold * 4.0).rem_euclid(2.0),
+                1.0,
+                "{}",
+                node.threshold
+            );
+        }
+        // Exact search from 64 rows down: the histogram above, exact below, still separates all.
+        assert_eq!(correct(&fit(64).tree), n);
     }
 }

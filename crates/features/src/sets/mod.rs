@@ -3,6 +3,8 @@
 //! `packet` and `mqttset` have one row per packet ([`FrameSet`]): the driver feeds them every MQTT
 //! message the packet completes (during [`mqtt_ids_mqtt::Tracker::on_packet`]), then asks for the
 //! packet's row. `uniflow` and `biflow` come from one [`mqtt_ids_flows::FlowTable`] ([`flows`]).
+//! `context` (per packet) and `session` (per connection) come from one connection state machine
+//! ([`context::ContextSet`]).
 
 use std::io;
 
@@ -13,10 +15,12 @@ use crate::label::Labeler;
 use crate::schema::Schema;
 use crate::sink::RowSink;
 
+pub mod context;
 pub mod flows;
 pub mod mqttset;
 pub mod packet;
 pub mod protocol;
+pub mod session;
 
 /// A feature set with (at most) one row per packet.
 pub trait FrameSet {

@@ -11,6 +11,7 @@ mod extract;
 mod inspect;
 mod learn_args;
 mod progress;
+mod simulate;
 mod train;
 
 /// Exit status when every input was processed to its end.
@@ -44,6 +45,8 @@ enum Command {
     /// Run a paper's evaluation protocol (cross-validation or hold-out) for several classifiers
     /// and print the results like the papers' tables.
     Evaluate(evaluate::Args),
+    /// Simulate a testbed (the papers' or a TOML scenario) into labelled captures.
+    Simulate(simulate::Args),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Extract(args) => extract::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Evaluate(args) => evaluate::run(&args),
+        Command::Simulate(args) => simulate::run(&args),
     };
     ExitCode::from(code)
 }

@@ -60,6 +60,11 @@ impl Matrix {
     pub fn n_cols(&self) -> usize {
         self.n_cols
     }
+    /// The row-major values, for reuse as the buffer of the next matrix (an online detector
+    /// builds one batch after another without allocating).
+    pub fn into_vec(self) -> Vec<f32> {
+        self.data
+    }
     pub fn as_slice(&self) -> &[f32] {
         &self.data
     }

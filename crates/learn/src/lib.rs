@@ -29,6 +29,7 @@
 #![deny(unsafe_code)]
 
 pub mod dataset;
+pub mod encode;
 pub mod error;
 pub mod evaluate;
 pub mod metrics;
@@ -59,8 +60,10 @@ mod gemm;
 mod parquet_table;
 
 pub use dataset::{Dataset, Matrix};
+pub use encode::{producer_of, Producer, RowEncoder};
 pub use error::{Error, Result};
 pub use estimator::{Model, ModelParams};
 pub use evaluate::{evaluate, evaluate_with_progress, Evaluation, Protocol};
 pub use model::{Classifier, Fit, ParamGuard, Progress};
 pub use persist::{FeatureSchema, ModelFile};
+pub use table::{Cell, CellEncoding};

@@ -228,3 +228,32 @@ pub(crate) fn read_parquet_into(builder: &mut TableBuilder, path: &Path) -> Resu
     }
     Ok(())
 }
+
+/// The producer record in a Parquet file's key-value metadata (`mqtt-ids.set`,
+/// `mqtt-ids.schema_version`, `mqtt-ids.config`), when it has one.
+pub(crate) fn producer_of(path: &Path) -> Result<Option<crate::encode::Producer>> {
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| Error::Parquet {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let Some(kv) = reader.metadata().file_metadata().key_value_metadata() else {
+        return Ok(None);
+    };
+    let get = |key: &str| {
+        kv.iter()
+            .find(|e| e.key == key)
+            .and_then(|e| e.value.clone())
+    };
+    if get("mqtt-ids.tool").as_deref() != Some("mqtt-ids") {
+        return Ok(None);
+    }
+    Ok(Some(crate::encode::Producer {
+        set: get("mqtt-ids.set"),
+        schema_version: get("mqtt-ids.schema_version").and_then(|v| v.parse().ok()),
+        config: get("mqtt-ids.config").and_then(|v| serde_json::from_str(&v).ok()),
+    }))
+}

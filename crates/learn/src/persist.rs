@@ -16,11 +16,20 @@ pub const FORMAT: &str = "mqtt-ids-model";
 /// Version of the document layout; a reader refuses other versions.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// Where the features came from, as the table's producer names it (e.g. `biflow` version 1).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Where the features came from, as the table's producer names it (e.g. `biflow` version 1),
+/// and how its cells became features: what an online detector needs to compute the same
+/// records from traffic (the row producer from `feature_set`, the cells through
+/// [`crate::encode::RowEncoder`] with `encoding`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FeatureSchema {
     pub feature_set: Option<String>,
     pub schema_version: Option<u32>,
+    /// How cells were read (absent in files written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<crate::table::CellEncoding>,
+    /// The table producer's configuration (our `extract`: flow mode, MQTT ports, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub producer_config: Option<serde_json::Value>,
 }
 
 /// A fitted model with everything needed to apply it safely later.

@@ -149,6 +149,53 @@ impl TableOptions {
     }
 }
 
+/// How a table's cells became features: the part of [`TableOptions`] that a model needs to read
+/// new rows the same way (recorded in model files, see [`crate::FeatureSchema`]; the label
+/// source and group columns are not needed to apply a model).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CellEncoding {
+    /// [`TableOptions::exclude`].
+    pub exclude: Vec<String>,
+    /// [`TableOptions::hash_columns`].
+    pub hash_columns: Vec<String>,
+    /// [`TableOptions::text`] is [`TextPolicy::Hash`].
+    pub hash_text: bool,
+    /// [`TableOptions::missing_value`].
+    pub missing_value: f32,
+    /// [`TableOptions::one_hot`] (the categories are in the model's feature names).
+    pub one_hot: Vec<String>,
+}
+
+impl From<&TableOptions> for CellEncoding {
+    fn from(o: &TableOptions) -> Self {
+        CellEncoding {
+            exclude: o.exclude.clone(),
+            hash_columns: o.hash_columns.clone(),
+            hash_text: o.text == TextPolicy::Hash,
+            missing_value: o.missing_value,
+            one_hot: o.one_hot.clone(),
+        }
+    }
+}
+
+impl CellEncoding {
+    /// Table options that read cells this way (the label source is irrelevant here).
+    pub fn options(&self) -> TableOptions {
+        TableOptions {
+            exclude: self.exclude.clone(),
+            hash_columns: self.hash_columns.clone(),
+            text: if self.hash_text {
+                TextPolicy::Hash
+            } else {
+                TextPolicy::Error
+            },
+            missing_value: self.missing_value,
+            one_hot: self.one_hot.clone(),
+            ..TableOptions::with_label_column("")
+        }
+    }
+}
+
 /// The text MQTTset's CSVs (and our mqttset CSV output) write for an absent field.
 const ABSENT_TEXT: &str = "0";
 
@@ -231,9 +278,12 @@ fn group_id(file_index: usize, values: &[String]) -> u64 {
 /// One cell as a file holds it: CSV cells are all text; typed files (Parquet) give numbers
 /// directly. Text is read the same way whatever the file format.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum Cell<'a> {
+pub enum Cell<'a> {
+    /// Empty, null or absent.
     Missing,
+    /// A typed number.
     Number(f64),
+    /// Text as a CSV cell holds it (byte fields as lower-case hex, `<MISSING>` when empty).
     Text(&'a str),
 }
 
@@ -249,12 +299,37 @@ fn number_text(v: f64) -> String {
 
 impl Cell<'_> {
     /// The cell as text (empty when missing).
-    fn text(&self) -> std::borrow::Cow<'_, str> {
+    pub(crate) fn text(&self) -> std::borrow::Cow<'_, str> {
         match self {
             Cell::Missing => "".into(),
             Cell::Number(v) => number_text(*v).into(),
             Cell::Text(s) => s.trim().into(),
         }
+    }
+}
+
+/// A feature value from a cell of a plain column: numbers as they are (non-finite ones and
+/// empty cells are the missing value), text by [`parse_cell`]. `Err(hint)` for refused text.
+pub(crate) fn number_of(
+    cell: Cell<'_>,
+    options: &TableOptions,
+) -> std::result::Result<f32, &'static str> {
+    match cell {
+        Cell::Missing => Ok(options.missing_value),
+        Cell::Number(v) if v.is_finite() => Ok(v as f32),
+        Cell::Number(_) => Ok(options.missing_value),
+        Cell::Text(raw) => parse_cell(raw, options),
+    }
+}
+
+/// A feature value from a cell of a hashed column: the text's code, or the missing value for
+/// an empty cell, a null and `0` (see [`TableOptions::hash_columns`]).
+pub(crate) fn hash_of(cell: Cell<'_>, options: &TableOptions) -> f32 {
+    let t = cell.text();
+    if t.is_empty() || t == ABSENT_TEXT {
+        options.missing_value
+    } else {
+        fnv1a_24(&t)
     }
 }
 
@@ -435,19 +510,15 @@ impl<'o> TableBuilder<'o> {
     ) -> Result<()> {
         let options = self.options;
         let number = |j: usize| -> Result<f32> {
-            match cell(j) {
-                Cell::Missing => Ok(options.missing_value),
-                Cell::Number(v) if v.is_finite() => Ok(v as f32),
-                Cell::Number(_) => Ok(options.missing_value),
-                Cell::Text(raw) => parse_cell(raw, options).map_err(|hint| Error::Parse {
-                    path: layout.path.clone(),
-                    unit: layout.unit,
-                    line,
-                    column: layout.header[j].clone(),
-                    value: raw.chars().take(40).collect(),
-                    hint,
-                }),
-            }
+            let c = cell(j);
+            number_of(c, options).map_err(|hint| Error::Parse {
+                path: layout.path.clone(),
+                unit: layout.unit,
+                line,
+                column: layout.header[j].clone(),
+                value: c.text().chars().take(40).collect(),
+                hint,
+            })
         };
         let label = match (&options.label, layout.label_col, layout.attack_col) {
             (_, Some(j), _) => cell(j).text().into_owned(),
@@ -470,15 +541,7 @@ impl<'o> TableBuilder<'o> {
         for &(j, encoding) in &layout.features {
             match encoding {
                 Encoding::Number => self.data.push(number(j)?),
-                Encoding::Hash => {
-                    let c = cell(j);
-                    let t = c.text();
-                    self.data.push(if t.is_empty() || t == ABSENT_TEXT {
-                        options.missing_value
-                    } else {
-                        fnv1a_24(&t)
-                    });
-                }
+                Encoding::Hash => self.data.push(hash_of(cell(j), options)),
                 Encoding::OneHot(slot) => {
                     let c = cell(j);
                     let t = c.text();

@@ -43,6 +43,7 @@ fn every_kind_round_trips_and_predicts_identically() {
         let schema = FeatureSchema {
             feature_set: Some("synthetic".into()),
             schema_version: Some(1),
+            ..FeatureSchema::default()
         };
         let file = ModelFile::new(params.clone(), model, schema);
         let path = temp(&format!("{kind}.json"));

@@ -20,12 +20,14 @@ pub mod label;
 pub mod metadata;
 #[cfg(feature = "parquet")]
 pub mod parquet;
+pub mod pass;
 pub mod schema;
 pub mod sets;
 pub mod sink;
 
 pub use extract::{extract, ExtractOptions, ExtractReport, Output, Outputs};
 pub use label::{Label, Labeler, Subject};
+pub use pass::{Pass, PassParts, PassStats};
 pub use schema::{Column, ColumnType, Schema};
 pub use sets::SetKind;
 pub use sink::{CsvSink, RowSink};

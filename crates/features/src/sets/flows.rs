@@ -107,6 +107,28 @@ impl<'a, U: RowSink, B: RowSink> FlowRows<'a, U, B> {
         }
     }
 
+    /// Rows go to these sinks; `text` is reused as the address buffer (a detector making one
+    /// writer per packet passes the buffer from one to the next: see [`FlowRows::into_buffer`]).
+    pub fn with_buffer(
+        uniflow: Option<&'a mut U>,
+        biflow: Option<&'a mut B>,
+        labels: &'a Labeler,
+        text: String,
+    ) -> Self {
+        FlowRows {
+            uniflow,
+            biflow,
+            labels,
+            error: None,
+            text,
+        }
+    }
+
+    /// The address buffer, for the next writer.
+    pub fn into_buffer(self) -> String {
+        self.text
+    }
+
     /// The first output error, if any.
     pub fn take_error(&mut self) -> Option<io::Error> {
         self.error.take()

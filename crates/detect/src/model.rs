@@ -1,0 +1,146 @@
+//! A model ready for detection: its file, the feature set whose rows it reads, and the encoder
+//! from that set's columns to its features.
+
+use std::path::Path;
+
+use mqtt_ids_features::label::is_benign_class;
+use mqtt_ids_features::SetKind;
+use mqtt_ids_learn::{CellEncoding, Classifier, Matrix, ModelFile, RowEncoder};
+
+/// A loaded model.
+pub struct LoadedModel {
+    /// Its name in alerts (the file name without `.json` / `.model.json`).
+    pub name: String,
+    /// The model file.
+    pub file: ModelFile,
+    /// The feature set whose rows it reads.
+    pub set: SetKind,
+    /// Set columns → model features.
+    pub encoder: RowEncoder,
+    /// Per class: whether it is benign traffic (no alert).
+    pub benign: Vec<bool>,
+    /// Minimum probability of the predicted class for an alert.
+    pub threshold: f32,
+}
+
+impl LoadedModel {
+    /// Loads and checks a model file.
+    pub fn load(path: &Path, threshold: f32) -> Result<LoadedModel, String> {
+        let file = ModelFile::load(path).map_err(|e| e.to_string())?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = name
+            .strip_suffix(".model.json")
+            .or_else(|| name.strip_suffix(".json"))
+            .unwrap_or(&name)
+            .to_string();
+        LoadedModel::new(name, file, threshold).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// A model from a model file already in memory.
+    pub fn new(name: String, file: ModelFile, threshold: f32) -> Result<LoadedModel, String> {
+        let Some(set_name) = file.schema.feature_set.as_deref() else {
+            return Err(
+                "the model does not record the feature set it was trained on (its \
+                        tables had no mqtt-ids sidecar or Parquet metadata); train it on \
+                        `mqtt-ids extract` output"
+                    .into(),
+            );
+        };
+        let set = SetKind::parse(set_name).ok_or_else(|| {
+            format!(
+                "the model was trained on feature set `{set_name}`, which this build does not know"
+            )
+        })?;
+        if !matches!(
+            set,
+            SetKind::Packet | SetKind::Uniflow | SetKind::Biflow | SetKind::Mqttset
+        ) {
+            return Err(format!(
+                "feature set `{set_name}` cannot be computed online yet (packet, uniflow, \
+                 biflow and mqttset can)"
+            ));
+        }
+        let schema = set.schema();
+        if let Some(v) = file.schema.schema_version {
+            if v != schema.version {
+                return Err(format!(
+                    "the model was trained on `{set_name}` schema version {v}; this build computes \
+                     version {}: retrain it on this build's `extract` output",
+                    schema.version
+                ));
+            }
+        }
+        let encoding = file
+            .schema
+            .encoding
+            .clone()
+            .unwrap_or_else(CellEncoding::default);
+        let header: Vec<&str> = schema.names().collect();
+        let encoder =
+            RowEncoder::new(&encoding, &header, &file.feature_names).map_err(|e| e.to_string())?;
+        let benign = file.classes.iter().map(|c| is_benign_class(c)).collect();
+        Ok(LoadedModel {
+            name,
+            file,
+            set,
+            encoder,
+            benign,
+            threshold,
+        })
+    }
+
+    /// Class probabilities of the records.
+    pub fn predict_proba(&self, records: &Matrix) -> Result<Matrix, String> {
+        self.file
+            .model
+            .predict_proba(records)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The features that drove the decision for `class` on `record`, strongest first: each
+    /// feature's contribution is the drop in the class's probability when that feature alone is
+    /// set to the table's missing value (occlusion), the only attribution every model kind
+    /// supports. Features whose occlusion changes nothing are left out.
+    pub fn top_contributions(
+        &self,
+        record: &[f32],
+        class: usize,
+        top: usize,
+    ) -> Vec<(usize, f32, f32)> {
+        let d = record.len();
+        if top == 0 || d == 0 {
+            return Vec::new();
+        }
+        let missing = self
+            .file
+            .schema
+            .encoding
+            .as_ref()
+            .map_or(0.0, |e| e.missing_value);
+        let mut data = Vec::with_capacity((d + 1) * d);
+        data.extend_from_slice(record);
+        for j in 0..d {
+            let start = data.len();
+            data.extend_from_slice(record);
+            data[start + j] = missing;
+        }
+        let Ok(m) = Matrix::new(d + 1, d, data) else {
+            return Vec::new();
+        };
+        let Ok(p) = self.predict_proba(&m) else {
+            return Vec::new();
+        };
+        let base = p.get(0, class);
+        let mut out: Vec<(usize, f32, f32)> = (0..d)
+            .filter(|&j| record[j] != missing)
+            .map(|j| (j, record[j], base - p.get(j + 1, class)))
+            .filter(|&(_, _, c)| c.abs() > 1e-6)
+            .collect();
+        out.sort_by(|a, b| b.2.abs().total_cmp(&a.2.abs()));
+        out.truncate(top);
+        out
+    }
+}

@@ -81,7 +81,13 @@ impl LoadedModel {
         let header: Vec<&str> = schema.names().collect();
         let encoder =
             RowEncoder::new(&encoding, &header, &file.feature_names).map_err(|e| e.to_string())?;
-        let benign = file.classes.iter().map(|c| is_benign_class(c)).collect();
+        // Benign: the features crate's names for normal traffic, and `0`/`False` of a model trained
+        // on an `is_attack` column.
+        let benign = file
+            .classes
+            .iter()
+            .map(|c| is_benign_class(c) || matches!(c.as_str(), "0" | "false" | "False"))
+            .collect();
         Ok(LoadedModel {
             name,
             file,

@@ -83,21 +83,17 @@ pub fn extract_csv(
     path
 }
 
-/// Table options of the tests for a set: the label column, addresses and ports left out, the
+/// Table options of the tests for a set: the class from the file name (flows, packets) or the
+/// `target` column (mqttset), addresses and ports left out, the
 /// packet `protocol` one-hot encoded, the mqttset text fields hashed.
 pub fn table_options(set: SetKind) -> TableOptions {
     match set {
         SetKind::Mqttset => TableOptions::mqttset2020(),
         _ => {
             let mut o = TableOptions::hindy2020();
-            o.label = mqtt_ids_learn::table::LabelSource::Column(
-                if set == SetKind::Packet {
-                    "is_attack"
-                } else {
-                    "is_attack"
-                }
-                .into(),
-            );
+            // The class is the file's (`biflow_bruteforce.csv` → `bruteforce`).
+            o.label = mqtt_ids_learn::table::LabelSource::FileName;
+            o.exclude.push("is_attack".into());
             if set == SetKind::Packet {
                 o.one_hot = vec!["protocol".into()];
             }

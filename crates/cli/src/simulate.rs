@@ -35,7 +35,12 @@ pub struct Args {
     #[arg(long)]
     json: bool,
     /// Output directory.
-    #[arg(short = 'o', long = "out", value_name = "DIR", required_unless_present = "print_scenario")]
+    #[arg(
+        short = 'o',
+        long = "out",
+        value_name = "DIR",
+        required_unless_present = "print_scenario"
+    )]
     out: Option<PathBuf>,
 }
 
@@ -73,7 +78,11 @@ pub fn run(args: &Args) -> u8 {
         seed: args.seed,
         duration: args.duration,
         scale: args.scale,
-        format: if args.format == "pcapng" { Format::PcapNg } else { Format::Pcap },
+        format: if args.format == "pcapng" {
+            Format::PcapNg
+        } else {
+            Format::Pcap
+        },
         captures: args.capture.clone(),
     };
     let bar = progress::fraction("simulate");

@@ -465,6 +465,7 @@ impl Net {
 
     // ---- emission ----------------------------------------------------------------------
 
+    #[allow(clippy::too_many_arguments)]
     fn emit(
         &mut self,
         at: i64,
@@ -765,6 +766,7 @@ impl Net {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn blank_sock(
         &mut self,
         host: HostId,
@@ -1258,10 +1260,7 @@ impl Net {
             s.rcv_nxt = s.rcv_nxt.wrapping_add(payload.len() as u32);
             let mut fin_now = fin;
             // Segments that arrived early and now fit.
-            loop {
-                let Some(pos) = s.ooo.iter().position(|(q, _, _)| *q == s.rcv_nxt) else {
-                    break;
-                };
+            while let Some(pos) = s.ooo.iter().position(|(q, _, _)| *q == s.rcv_nxt) {
                 let (_, p, fin2) = s.ooo.swap_remove(pos);
                 s.rx.extend_from_slice(&p);
                 s.rcv_nxt = s.rcv_nxt.wrapping_add(p.len() as u32);

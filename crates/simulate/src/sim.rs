@@ -168,9 +168,9 @@ impl Recorder {
         t.0 += 1;
         t.2 = c.ts_ns;
         self.line.clear();
-        let _ = write!(
+        let _ = writeln!(
             self.line,
-            "{},{}.{:09},{},{}\n",
+            "{},{}.{:09},{},{}",
             self.frames,
             c.ts_ns.div_euclid(1_000_000_000),
             c.ts_ns.rem_euclid(1_000_000_000),
@@ -465,7 +465,7 @@ pub fn run_capture(
         *packets_by_class.entry(t.class.clone()).or_insert(0) += n;
     }
     let mut rules = format!(
-        "# mqtt-ids simulate {} — scenario {}, capture {}, seed {}\n# rules for `mqtt-ids extract --labels`: first match wins\nclass,address,port,start,end\n",
+        "class,address,port,start,end\n# mqtt-ids simulate {} — scenario {}, capture {}, seed {}\n# rules for `mqtt-ids extract --labels`: first match wins\n",
         env!("CARGO_PKG_VERSION"),
         scn.name,
         cap.name,

@@ -159,11 +159,8 @@ impl App for Attack {
 
     fn on(&mut self, net: &mut Net, me: AppId, note: Note) {
         match note {
-            Note::Timer(ROUND) => {
-                if net.now < self.ctx.end {
-                    self.open_round(net, me);
-                }
-            }
+            Note::Timer(ROUND) if net.now < self.ctx.end => self.open_round(net, me),
+            Note::Timer(ROUND) => {}
             Note::Timer(sock) => {
                 if net.now < self.ctx.end {
                     self.publish(net, sock as SockId);
@@ -215,13 +212,12 @@ impl App for Attack {
                 }
             }
             Note::PeerClosed(sock) => net.close(sock),
-            Note::Reset(sock) | Note::Closed(sock) => {
+            Note::Reset(sock) | Note::Closed(sock)
                 if self.clients.remove(&sock).is_some()
                     && self.clients.is_empty()
-                    && net.now < self.ctx.end
-                {
-                    net.timer(me, net.now + 500_000_000, ROUND);
-                }
+                    && net.now < self.ctx.end =>
+            {
+                net.timer(me, net.now + 500_000_000, ROUND);
             }
             _ => {}
         }

@@ -206,7 +206,7 @@ fn run(frames: &[(bool, Vec<u8>)], mut set: MqttsetSet) -> (u64, u64, u64) {
                     last_packet: number,
                     ts_ns: frame.ts_ns,
                     header: message.header,
-                    message: Some(message),
+                    message: Some(&message),
                     findings: FindingSet::EMPTY,
                 };
                 set.on_message(&event);

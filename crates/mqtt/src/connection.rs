@@ -29,8 +29,9 @@ pub struct MessageEvent<'a> {
     pub ts_ns: i64,
     /// Its fixed header.
     pub header: FixedHeader,
-    /// The parsed message; `None` when it was larger than `max_message_len` and skipped.
-    pub message: Option<Message<'a>>,
+    /// The parsed message (borrowed: the event is passed around by value, a message is 100+
+    /// bytes); `None` when it was larger than `max_message_len` and skipped.
+    pub message: Option<&'a Message<'a>>,
     /// Findings on this message: its own plus connection-level ones (`unintroduced_message`, …).
     pub findings: FindingSet,
 }
@@ -372,7 +373,7 @@ impl<V: Visitor> Deliver for Dispatch<'_, '_, V> {
             last_packet,
             ts_ns,
             header: message.header,
-            message: Some(*message),
+            message: Some(message),
             findings,
         });
     }

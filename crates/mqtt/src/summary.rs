@@ -155,7 +155,7 @@ impl Visitor for Summary {
         self.by_type[e.packet_type().value() as usize] += 1;
         self.by_direction[e.direction.index()] += 1;
         self.findings.add_set(e.findings);
-        match e.message.map(|m| m.packet) {
+        match e.message.map(|m| &m.packet) {
             Some(Packet::Connect(c)) => {
                 *self.protocol_levels.entry(c.protocol_level).or_default() += 1;
                 self.client_ids.add(c.client_id.as_bytes());

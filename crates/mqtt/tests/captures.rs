@@ -136,7 +136,7 @@ impl Visitor for Tally {
             self.oversized.push(e.header.frame_len());
         }
         let port = self.client_port;
-        let record = match e.message.map(|m| m.packet) {
+        let record = match e.message.map(|m| &m.packet) {
             Some(Packet::Connect(c)) => Some(format!(
                 "connect {port} {} {} {}",
                 String::from_utf8_lossy(c.protocol_name.as_bytes()),

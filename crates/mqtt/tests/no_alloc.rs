@@ -1,5 +1,6 @@
 //! The in-order fast path allocates nothing: a counting global allocator watches a 32 KB segment of
-//! 1,927 PUBLISH messages go through a `Connection` and a visitor.
+//! 1,927 PUBLISH messages go through a `Connection` and a visitor. (A CONNECT allocates one box:
+//! its body is boxed so that every other message moves fewer bytes; see `Packet::Connect`.)
 //!
 //! This file is its own test binary, so the allocator only affects it.
 
@@ -62,8 +63,11 @@ fn in_order_segments_parse_without_allocating() {
         (Direction::ToClient, 1, false, &connack),
         (Direction::ToServer, 1 + connect.len() as u32, false, &flood),
     ];
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let mut before = 0;
     for (i, (direction, seq, syn, payload)) in segments.iter().enumerate() {
+        if i == 4 {
+            before = ALLOCATIONS.load(Ordering::Relaxed);
+        }
         let segment = Segment {
             seq: *seq,
             syn: *syn,

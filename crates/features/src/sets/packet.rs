@@ -166,9 +166,9 @@ impl PacketSet {
 
 impl FrameSet for PacketSet {
     fn on_message(&mut self, event: &MessageEvent<'_>) {
-        let body = event.message.map(|m| m.packet);
+        let body = event.message.map(|m| &m.packet);
         self.last_malformed = match body {
-            Some(MqttPacket::Malformed { error, .. }) => tshark_throws(&error),
+            Some(MqttPacket::Malformed { error, .. }) => tshark_throws(error),
             _ => false,
         };
         self.messages = self.messages.saturating_add(1);

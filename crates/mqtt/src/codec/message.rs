@@ -15,7 +15,7 @@ use super::types::{MqttStr, PacketType, ProtocolVersion, QoS, Secret};
 use crate::finding::{FindingKind, FindingSet};
 
 /// One parsed MQTT control packet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Message<'a> {
     /// The fixed header.
     pub header: FixedHeader,
@@ -50,11 +50,13 @@ impl Message<'_> {
     }
 }
 
-/// A typed message body.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A typed message body. CONNECT, the largest body by far and a rare message, is boxed so
+/// that every other message moves a third of the bytes (the flood profile spent a third of its
+/// time in `memmove` of 152-byte bodies).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Packet<'a> {
     /// CONNECT.
-    Connect(Connect<'a>),
+    Connect(Box<Connect<'a>>),
     /// CONNACK.
     Connack(Connack<'a>),
     /// PUBLISH.
@@ -397,7 +399,7 @@ pub(crate) fn parse_body<'a>(
             findings.insert(FindingKind::UnassignedMsgType);
             Ok(Packet::Unassigned { body })
         }
-        PacketType::Connect => parse_connect(&mut r, findings).map(Packet::Connect),
+        PacketType::Connect => parse_connect(&mut r, findings).map(|c| Packet::Connect(Box::new(c))),
         PacketType::Connack => parse_connack(&mut r, v5, findings).map(Packet::Connack),
         PacketType::Publish => parse_publish(header, &mut r, v5, findings).map(Packet::Publish),
         PacketType::Puback => parse_puback(ptype, &mut r, v5, findings).map(Packet::Puback),

@@ -86,7 +86,7 @@ impl TooLarge {
 }
 
 /// Outcome of [`parse_message`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decoded<'a> {
     /// A whole message was parsed from the first `consumed` bytes.
     Parsed {

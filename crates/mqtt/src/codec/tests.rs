@@ -361,7 +361,7 @@ fn every_body_truncation_inside_the_frame_is_malformed_not_incomplete() {
 #[test]
 fn connect_fields_v3_1() {
     let m = parse(CONNECT_V3, None);
-    let Packet::Connect(c) = m.packet else {
+    let Packet::Connect(c) = &m.packet else {
         panic!()
     };
     assert_eq!(c.protocol_name.as_bytes(), b"MQIsdp");

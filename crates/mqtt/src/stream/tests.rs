@@ -32,7 +32,7 @@ struct Collect {
 
 impl Visitor for Collect {
     fn on_message(&mut self, e: &MessageEvent<'_>) {
-        let name = match e.message.map(|m| m.packet) {
+        let name = match e.message.map(|m| &m.packet) {
             Some(Packet::Publish(p)) => p.topic.as_bytes().to_vec(),
             Some(Packet::Connect(c)) => c.client_id.as_bytes().to_vec(),
             _ => Vec::new(),
@@ -703,7 +703,7 @@ fn protocol_level_from_connect_drives_later_parsing() {
             ts_ns: 0,
         };
         h.conn.on_segment(C, &seg, &mut |e: &MessageEvent<'_>| {
-            if let Some(Packet::Publish(p)) = e.message.map(|m| m.packet) {
+            if let Some(Packet::Publish(p)) = e.message.map(|m| &m.packet) {
                 len = Some(p.payload.len());
             }
         });

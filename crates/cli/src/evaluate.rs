@@ -29,7 +29,8 @@ pub struct Args {
     /// balanced dataset).
     #[arg(long)]
     balance: bool,
-    /// Split by the table's group column (connections), so no group is on both sides.
+    /// Split by the table's group column (connections), so no group is on both sides (implied
+    /// by --group-by).
     #[arg(long)]
     grouped: bool,
     /// Write every number as JSON here.
@@ -55,7 +56,7 @@ pub fn run(args: &Args) -> u8 {
     } else {
         protocol
     }
-    .grouped(args.grouped);
+    .grouped(args.grouped || !args.table.group_by.is_empty());
     let preset_for = |kind: &str| -> Option<String> {
         args.preset.clone().or_else(|| {
             presets(kind)

@@ -29,7 +29,9 @@ pub enum Format {
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Feature sets to write: packet, uniflow, biflow, mqttset (comma-separated; default all).
+    /// Feature sets to write: packet, uniflow, biflow, mqttset (the papers'), context, session
+    /// (per packet / per connection with MQTT session state), or all (comma-separated; default
+    /// the papers' four).
     #[arg(
         long = "set",
         value_delimiter = ',',
@@ -123,7 +125,8 @@ fn plan(args: &Args) -> Result<Plan, String> {
         }
         let kind = SetKind::parse(name).ok_or_else(|| {
             format!(
-                "unknown feature set `{name}`; expected packet, uniflow, biflow, mqttset or all"
+                "unknown feature set `{name}`; expected packet, uniflow, biflow, mqttset, \
+                 context, session or all"
             )
         })?;
         sets.push(kind);
@@ -282,12 +285,7 @@ fn extract_file(file: &str, args: &Args, plan: &Plan) -> Result<FileOutcome, Str
                     .map_err(|e| format!("cannot write {}: {e}", partial.display()))?,
             )),
         };
-        match set {
-            SetKind::Packet => outputs.packet = Some(output),
-            SetKind::Uniflow => outputs.uniflow = Some(output),
-            SetKind::Biflow => outputs.biflow = Some(output),
-            SetKind::Mqttset => outputs.mqttset = Some(output),
-        }
+        *outputs.slot(set) = Some(output);
         pending.push(Pending {
             set,
             path,
@@ -319,13 +317,8 @@ fn extract_file(file: &str, args: &Args, plan: &Plan) -> Result<FileOutcome, Str
         }
     };
     let mut rows = HashMap::new();
-    for (set, output) in [
-        (SetKind::Packet, outputs.packet.take()),
-        (SetKind::Uniflow, outputs.uniflow.take()),
-        (SetKind::Biflow, outputs.biflow.take()),
-        (SetKind::Mqttset, outputs.mqttset.take()),
-    ] {
-        if let Some(output) = output {
+    for set in SetKind::ALL {
+        if let Some(output) = outputs.slot(set).take() {
             rows.insert(set, output.rows());
             if let Err(e) = output.finish() {
                 cleanup(&pending);
@@ -373,6 +366,13 @@ fn extract_file(file: &str, args: &Args, plan: &Plan) -> Result<FileOutcome, Str
             "mqtt-ids: {file}: {} TCP conversations were forgotten by the mqttset set because too \
              many were open at once; their later frames restart tcp.time_delta and the MQTT version",
             s.evicted
+        );
+    }
+    if let Some(s) = report.context.filter(|s| s.evicted + s.hosts_evicted > 0) {
+        eprintln!(
+            "mqtt-ids: {file}: the context/session state ended {} connections early and forgot {} \
+             client hosts because too many were held at once",
+            s.evicted, s.hosts_evicted
         );
     }
     if report.mqtt.evicted > 0 {
@@ -423,6 +423,15 @@ fn run_json(report: &ExtractReport, rows: &HashMap<SetKind, u64>) -> Value {
             "ports_reused": s.ports_reused,
             "evicted": s.evicted,
             "messages": s.messages,
+        })),
+        "context": report.context.map(|s| json!({
+            "connections": s.connections,
+            "ports_reused": s.ports_reused,
+            "evicted": s.evicted,
+            "idle_ended": s.idle_ended,
+            "hosts_evicted": s.hosts_evicted,
+            "host_events_dropped": s.host_events_dropped,
+            "sessions": s.sessions,
         })),
         "mqtt": {
             "connections": m.connections,

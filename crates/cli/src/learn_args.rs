@@ -21,6 +21,11 @@ pub struct TableArgs {
     /// except under `mqttset2020`, which hashes its text fields.
     #[arg(long = "one-hot", value_delimiter = ',', value_name = "COLUMN,...")]
     pub one_hot: Vec<String>,
+    /// Columns whose values, within each file, name a row's group (the `context` and `session`
+    /// sets' `conn_id`): `evaluate` then splits by group, never putting one connection on both
+    /// sides. They are left out of the features.
+    #[arg(long = "group-by", value_delimiter = ',', value_name = "COLUMN,...")]
+    pub group_by: Vec<String>,
     /// Feature tables: our CSV or Parquet output (a name ending in `.parquet` is read as
     /// Parquet), or the published dataset CSVs, unchanged.
     #[arg(required = true, value_name = "DATA")]
@@ -56,7 +61,14 @@ impl TableArgs {
                 "column '{both}' is given to both --exclude and --one-hot"
             ));
         }
+        if let Some(both) = self.one_hot.iter().find(|c| self.group_by.contains(c)) {
+            return Err(format!(
+                "column '{both}' is given to both --group-by and --one-hot"
+            ));
+        }
         options.exclude.extend(self.exclude.iter().cloned());
+        options.exclude.extend(self.group_by.iter().cloned());
+        options.group_columns.extend(self.group_by.iter().cloned());
         for column in &self.one_hot {
             if !options.one_hot.contains(column) {
                 options.one_hot.push(column.clone());

@@ -30,13 +30,7 @@ fn run(path: &Path, sets: &[SetKind]) -> u64 {
     let mut reader = open(path.to_str().unwrap(), ReaderOptions::default()).unwrap();
     let mut outputs = Outputs::default();
     for &set in sets {
-        let slot = match set {
-            SetKind::Packet => &mut outputs.packet,
-            SetKind::Uniflow => &mut outputs.uniflow,
-            SetKind::Biflow => &mut outputs.biflow,
-            SetKind::Mqttset => &mut outputs.mqttset,
-        };
-        *slot = Some(csv(set));
+        *outputs.slot(set) = Some(csv(set));
     }
     let report = extract(
         &mut reader,

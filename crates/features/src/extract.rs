@@ -7,17 +7,18 @@
 use std::io::{self, Write};
 
 use mqtt_ids_capture::{self as capture, AnyReader, LinkType, ReadError};
-use mqtt_ids_flows::{FlowConfig, FlowStats, FlowTable};
-use mqtt_ids_mqtt::{MessageEvent, Tracker, TrackerConfig, TrackerStats, Visitor};
+use mqtt_ids_flows::{FlowConfig, FlowStats};
+use mqtt_ids_mqtt::{TrackerConfig, TrackerStats};
 
 use crate::label::Labeler;
 #[cfg(feature = "parquet")]
 use crate::parquet::ParquetSink;
+use crate::pass::{Ignore, Pass, PassParts};
+use crate::sets::context::{ContextConfig, ContextSet, ContextStats, SessionOut};
 use crate::sets::flows::FlowRows;
-use crate::sets::mqttset::{MqttsetSet, MqttsetStats};
-use crate::sets::packet::PacketSet;
-use crate::sets::FrameSet;
+use crate::sets::mqttset::MqttsetStats;
 use crate::sink::{CsvSink, RowSink};
+use crate::SetKind;
 
 /// Options shaping the rows.
 #[derive(Clone, Debug, Default)]
@@ -104,6 +105,24 @@ pub struct Outputs {
     pub biflow: Option<Output>,
     /// `mqttset` rows.
     pub mqttset: Option<Output>,
+    /// `context` rows.
+    pub context: Option<Output>,
+    /// `session` rows.
+    pub session: Option<Output>,
+}
+
+impl Outputs {
+    /// The output slot of `set`.
+    pub fn slot(&mut self, set: SetKind) -> &mut Option<Output> {
+        match set {
+            SetKind::Packet => &mut self.packet,
+            SetKind::Uniflow => &mut self.uniflow,
+            SetKind::Biflow => &mut self.biflow,
+            SetKind::Mqttset => &mut self.mqttset,
+            SetKind::Context => &mut self.context,
+            SetKind::Session => &mut self.session,
+        }
+    }
 }
 
 /// What one pass saw.
@@ -123,23 +142,8 @@ pub struct ExtractReport {
     pub flows: FlowStats,
     /// The mqttset set's counters (conversations, evictions), when it was requested.
     pub mqttset: Option<MqttsetStats>,
-}
-
-/// Fans MQTT messages out to the per-packet sets.
-struct Fanout<'a> {
-    packet: Option<&'a mut PacketSet>,
-    mqttset: Option<&'a mut MqttsetSet>,
-}
-
-impl Visitor for Fanout<'_> {
-    fn on_message(&mut self, event: &MessageEvent<'_>) {
-        if let Some(set) = self.packet.as_deref_mut() {
-            set.on_message(event);
-        }
-        if let Some(set) = self.mqttset.as_deref_mut() {
-            set.on_message(event);
-        }
-    }
+    /// The context/session state machine's counters, when either set was requested.
+    pub context: Option<ContextStats>,
 }
 
 /// A sink type for absent outputs (never written to).
@@ -154,17 +158,24 @@ pub fn extract(
     progress: &mut dyn FnMut(u64),
 ) -> io::Result<ExtractReport> {
     let mut report = ExtractReport::default();
-    let mut packet_set = outputs.packet.is_some().then(PacketSet::new);
-    let mut mqttset_set = outputs.mqttset.is_some().then(MqttsetSet::new);
-    let needs_mqtt = packet_set.is_some() || mqttset_set.is_some();
-    let needs_flows = outputs.uniflow.is_some() || outputs.biflow.is_some();
-    let mut tracker = needs_mqtt.then(|| Tracker::new(options.tracker.clone()));
-    let mut flows = needs_flows.then(|| FlowTable::new(options.flows));
+    let parts = PassParts {
+        packet: outputs.packet.is_some(),
+        mqttset: outputs.mqttset.is_some(),
+        flows: outputs.uniflow.is_some() || outputs.biflow.is_some(),
+        mqtt: outputs.context.is_some() || outputs.session.is_some(),
+    };
+    // `context` and `session` share one state machine, fed as the pass's observer.
+    let mut context = parts.mqtt.then(|| {
+        ContextSet::new(ContextConfig {
+            mqtt_ports: options.tracker.ports.clone(),
+            ..ContextConfig::default()
+        })
+    });
+    let mut pass = Pass::new(&options.tracker, options.flows, parts);
     let labels = &options.labels;
     // One row writer for the whole pass (it keeps a text buffer: nothing allocated per packet).
     let mut flow_rows: FlowRows<'_, NoSink, NoSink> =
         FlowRows::new(outputs.uniflow.as_mut(), outputs.biflow.as_mut(), labels);
-    let (mut last_number, mut last_ts) = (0u64, 0i64);
     let mut last_progress = 0u64;
     loop {
         let frame = match reader.next_frame() {
@@ -187,25 +198,41 @@ pub fn extract(
         }
         let packet = capture::decode(frame);
         report.packets += 1;
-        (last_number, last_ts) = (packet.frame.number, packet.frame.ts_ns);
-        if let Some(tracker) = tracker.as_mut() {
-            let mut fanout = Fanout {
-                packet: packet_set.as_mut(),
-                mqttset: mqttset_set.as_mut(),
-            };
-            let mqtt = tracker.on_packet(&packet, &mut fanout);
-            if let (Some(set), Some(out)) = (packet_set.as_mut(), outputs.packet.as_mut()) {
-                set.end_packet(&packet, mqtt, labels, out)?;
+        match context.as_mut() {
+            None => {
+                pass.on_packet(
+                    &packet,
+                    labels,
+                    outputs.packet.as_mut(),
+                    outputs.mqttset.as_mut(),
+                    &mut flow_rows,
+                    &mut Ignore,
+                )?;
             }
-            if let (Some(set), Some(out)) = (mqttset_set.as_mut(), outputs.mqttset.as_mut()) {
-                set.end_packet(&packet, mqtt, labels, out)?;
+            Some(set) => {
+                let mqtt = pass.on_packet(
+                    &packet,
+                    labels,
+                    outputs.packet.as_mut(),
+                    outputs.mqttset.as_mut(),
+                    &mut flow_rows,
+                    set,
+                )?;
+                let mut session = SessionOut {
+                    sink: outputs.session.as_mut(),
+                    labels,
+                };
+                set.end_packet(
+                    &packet,
+                    mqtt,
+                    labels,
+                    outputs.context.as_mut(),
+                    &mut session,
+                )?;
             }
         }
-        if let Some(table) = flows.as_mut() {
-            table.on_packet(&packet, &mut flow_rows);
-            if let Some(e) = flow_rows.take_error() {
-                return Err(e);
-            }
+        if let Some(e) = flow_rows.take_error() {
+            return Err(e);
         }
         let read = reader.bytes_read();
         if read - last_progress >= 1 << 20 {
@@ -214,20 +241,21 @@ pub fn extract(
         }
     }
     report.bytes_read = reader.bytes_read();
-    report.mqttset = mqttset_set.as_ref().map(MqttsetSet::stats);
     progress(report.bytes_read);
-    if let Some(mut tracker) = tracker {
-        // Messages completed at the end of the capture have no packet of their own left.
-        let mut ignore = |_: &MessageEvent<'_>| {};
-        tracker.finish(last_number, last_ts, &mut ignore);
-        report.mqtt = tracker.stats();
+    let stats = pass.finish(&mut flow_rows, &mut Ignore);
+    if let Some(mut set) = context {
+        let mut session = SessionOut {
+            sink: outputs.session.as_mut(),
+            labels,
+        };
+        set.finish(&mut session)?;
+        report.context = Some(set.stats());
     }
-    if let Some(mut table) = flows {
-        table.finish(&mut flow_rows);
-        if let Some(e) = flow_rows.take_error() {
-            return Err(e);
-        }
-        report.flows = table.stats();
+    if let Some(e) = flow_rows.take_error() {
+        return Err(e);
     }
+    report.mqtt = stats.mqtt;
+    report.flows = stats.flows;
+    report.mqttset = stats.mqttset;
     Ok(report)
 }

@@ -47,7 +47,7 @@ use crate::sink::RowSink;
 
 /// Columns of the connection state, shared by `context` (state at the packet) and `session`
 /// (state at the row's time). Documented one by one in docs/features.md.
-pub(crate) const STATE_COLUMNS: [Column; 95] = [
+pub const STATE_COLUMNS: [Column; 95] = [
     Column::new("age", Float),
     Column::new("since_mqtt", Float),
     Column::new("fwd_pkts", UInt),

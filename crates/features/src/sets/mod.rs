@@ -1,4 +1,4 @@
-//! The four feature sets.
+//! The feature sets: the papers' four and two of ours (`context`, `session`).
 //!
 //! `packet` and `mqttset` have one row per packet ([`FrameSet`]): the driver feeds them every MQTT
 //! message the packet completes (during [`mqtt_ids_mqtt::Tracker::on_packet`]), then asks for the
@@ -51,15 +51,21 @@ pub enum SetKind {
     Biflow,
     /// Vaccari Table 4: 33 tshark fields and `target`.
     Mqttset,
+    /// Per packet: the packet's fields and its connection's TCP/MQTT state so far.
+    Context,
+    /// Per connection: bi-flow statistics and MQTT session aggregates.
+    Session,
 }
 
 impl SetKind {
     /// All sets, in output order.
-    pub const ALL: [SetKind; 4] = [
+    pub const ALL: [SetKind; 6] = [
         SetKind::Packet,
         SetKind::Uniflow,
         SetKind::Biflow,
         SetKind::Mqttset,
+        SetKind::Context,
+        SetKind::Session,
     ];
 
     /// The name `--set` takes and output files start with.
@@ -69,6 +75,8 @@ impl SetKind {
             SetKind::Uniflow => "uniflow",
             SetKind::Biflow => "biflow",
             SetKind::Mqttset => "mqttset",
+            SetKind::Context => "context",
+            SetKind::Session => "session",
         }
     }
 
@@ -84,6 +92,8 @@ impl SetKind {
             SetKind::Uniflow => flows::UNIFLOW_SCHEMA,
             SetKind::Biflow => flows::BIFLOW_SCHEMA,
             SetKind::Mqttset => mqttset::SCHEMA,
+            SetKind::Context => context::SCHEMA,
+            SetKind::Session => session::SCHEMA,
         }
     }
 }

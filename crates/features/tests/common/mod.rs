@@ -56,25 +56,13 @@ pub fn run_set(path: &Path, set: SetKind, options: &ExtractOptions) -> (String, 
     )
     .unwrap();
     let mut outputs = Outputs::default();
-    let slot = match set {
-        SetKind::Packet => &mut outputs.packet,
-        SetKind::Uniflow => &mut outputs.uniflow,
-        SetKind::Biflow => &mut outputs.biflow,
-        SetKind::Mqttset => &mut outputs.mqttset,
-    };
-    *slot = Some(Output::Csv(sink));
+    *outputs.slot(set) = Some(Output::Csv(sink));
     let mut reader = open(path.to_str().unwrap(), ReaderOptions::default()).unwrap();
     let report = extract(&mut reader, options, &mut outputs, &mut |_| {}).unwrap();
-    for output in [
-        outputs.packet,
-        outputs.uniflow,
-        outputs.biflow,
-        outputs.mqttset,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        output.finish().unwrap();
+    for set in SetKind::ALL {
+        if let Some(output) = outputs.slot(set).take() {
+            output.finish().unwrap();
+        }
     }
     (buffer.text(), report)
 }

@@ -12,6 +12,7 @@ mod inspect;
 mod learn_args;
 mod progress;
 mod simulate;
+mod reproduce;
 mod train;
 
 /// Exit status when every input was processed to its end.
@@ -47,6 +48,9 @@ enum Command {
     Evaluate(evaluate::Args),
     /// Simulate a testbed (the papers' or a TOML scenario) into labelled captures.
     Simulate(simulate::Args),
+    /// Reproduce both papers end to end (data, features, every classifier under the papers'
+    /// protocols) and write a report beside the published numbers.
+    Reproduce(reproduce::Args),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +68,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(&args),
         Command::Evaluate(args) => evaluate::run(&args),
         Command::Simulate(args) => simulate::run(&args),
+        Command::Reproduce(args) => reproduce::run_command(&args),
     };
     ExitCode::from(code)
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod detect;
 mod evaluate;
 mod extract;
 mod inspect;
@@ -46,6 +47,9 @@ enum Command {
     /// Run a paper's evaluation protocol (cross-validation or hold-out) for several classifiers
     /// and print the results like the papers' tables.
     Evaluate(evaluate::Args),
+    /// Detect attacks in captures with trained models; alerts as Suricata-EVE-shaped JSON
+    /// lines.
+    Detect(detect::Args),
     /// Simulate a testbed (the papers' or a TOML scenario) into labelled captures.
     Simulate(simulate::Args),
     /// Reproduce both papers end to end (data, features, every classifier under the papers'
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(&args),
         Command::Evaluate(args) => evaluate::run(&args),
         Command::Simulate(args) => simulate::run(&args),
+        Command::Detect(args) => detect::run(&args),
         Command::Reproduce(args) => reproduce::run_command(&args),
     };
     ExitCode::from(code)

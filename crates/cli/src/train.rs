@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use mqtt_ids_learn::{table, FeatureSchema, ModelFile, ModelParams};
+use mqtt_ids_learn::table::TableOptions;
+use mqtt_ids_learn::{producer_of, table, CellEncoding, FeatureSchema, ModelFile, ModelParams};
 
 use crate::learn_args::TableArgs;
 use crate::{progress, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
@@ -44,6 +45,13 @@ pub fn run(args: &Args) -> u8 {
             return EXIT_USAGE;
         }
     };
+    let schema = match feature_schema(&args.table.data, &options) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mqtt-ids train: {e}");
+            return EXIT_FAILURE;
+        }
+    };
     let reading = progress::spinner(&format!("reading {} table(s)", args.table.data.len()));
     let ds = table::read_files(&args.table.data, &options);
     reading.finish_and_clear();
@@ -74,7 +82,7 @@ pub fn run(args: &Args) -> u8 {
         }
     };
     let seconds = start.elapsed().as_secs_f64();
-    let file = ModelFile::new(params, model, FeatureSchema::default());
+    let file = ModelFile::new(params, model, schema);
     if let Err(e) = file.save(&args.output) {
         eprintln!("mqtt-ids train: {e}");
         return EXIT_FAILURE;
@@ -87,4 +95,37 @@ pub fn run(args: &Args) -> u8 {
         ds.classes.len()
     );
     EXIT_OK
+}
+
+/// What the model file records about its features: the feature set and producer configuration
+/// the tables' producer (`mqtt-ids extract`) recorded, when every table has the same, and how
+/// cells were read (so `detect` computes the same records from traffic).
+pub fn feature_schema(tables: &[PathBuf], options: &TableOptions) -> Result<FeatureSchema, String> {
+    let mut producers = Vec::new();
+    for path in tables {
+        producers.push(producer_of(path).map_err(|e| e.to_string())?);
+    }
+    let mut schema = FeatureSchema {
+        encoding: Some(CellEncoding::from(options)),
+        ..FeatureSchema::default()
+    };
+    if let Some(Some(first)) = producers.first() {
+        if let Some(other) = producers
+            .iter()
+            .flatten()
+            .find(|p| p.set != first.set || p.schema_version != first.schema_version)
+        {
+            return Err(format!(
+                "the tables come from different feature sets ({:?} v{:?} and {:?} v{:?}); train \
+                 one model per set",
+                first.set, first.schema_version, other.set, other.schema_version
+            ));
+        }
+        if producers.iter().all(Option::is_some) {
+            schema.feature_set = first.set.clone();
+            schema.schema_version = first.schema_version;
+            schema.producer_config = first.config.clone();
+        }
+    }
+    Ok(schema)
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use mqtt_ids_features::label::is_benign_class;
 use mqtt_ids_features::SetKind;
-use mqtt_ids_learn::{CellEncoding, Classifier, Matrix, ModelFile, RowEncoder};
+use mqtt_ids_learn::{Classifier, Matrix, ModelFile, RowEncoder};
 
 /// A loaded model.
 pub struct LoadedModel {

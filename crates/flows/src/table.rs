@@ -650,6 +650,7 @@ fn side_order(sides: &[Accumulator; 2]) -> [usize; 2] {
 }
 
 /// What an entry's bi-flow is.
+#[allow(clippy::large_enum_variant)] // built and matched at once, never stored
 enum Pairing {
     Row(BiFlow),
     /// One TCP direction only: no row.

@@ -73,11 +73,7 @@ impl LoadedModel {
                 ));
             }
         }
-        let encoding = file
-            .schema
-            .encoding
-            .clone()
-            .unwrap_or_else(CellEncoding::default);
+        let encoding = file.schema.encoding.clone().unwrap_or_default();
         let header: Vec<&str> = schema.names().collect();
         let encoder =
             RowEncoder::new(&encoding, &header, &file.feature_names).map_err(|e| e.to_string())?;

@@ -830,9 +830,11 @@ pub fn mqttset2020() -> MqttsetPublished {
             "Training and testing times are the paper's (a 2017 MacBook Pro, Python/scikit-learn/\
              Keras, 3.6 M-row test side); ours are on this machine and on far fewer rows."
                 .into(),
-            "The balanced dataset of the paper replicated every class to 2 M rows before the \
-             70/30 split (copies of a row on both sides); this tool replicates the training side \
-             only and tests on untouched rows, unless the published *_augmented CSVs are given."
+            "The paper's balanced dataset replicated every attack class to 2 M rows (legitimate \
+             10 M) before the 70/30 split, so copies of a row sit on both sides; this tool does \
+             the same on captures (attack classes to the legitimate count / attack classes). On \
+             the published CSVs it uses the *_augmented pair when given, else replicates the \
+             train70 side only and tests on test30 untouched."
                 .into(),
         ],
     }

@@ -145,7 +145,11 @@ enum St {
     CloseWait,
     Closing,
     LastAck,
+    TimeWait,
 }
+
+/// How long a socket stays in TIME_WAIT (Linux's `TCP_TIMEWAIT_LEN`, 60 s).
+const TIME_WAIT_NS: i64 = 60_000_000_000;
 
 struct Sent {
     seq: u32,
@@ -173,6 +177,7 @@ pub struct Sock {
     ts_ok: bool,
     ts_recent: u32,
     ws_ok: bool,
+    sack_ok: bool,
     mss: u16,
     ip_id: u16,
     unacked: VecDeque<Sent>,
@@ -294,6 +299,8 @@ pub struct Net {
     pool: Vec<Vec<u8>>,
     /// MQTT messages sent per (tag, packet type).
     pub mqtt_sent: HashMap<(TagId, u8), u64>,
+    /// Segments sent again by TCP (RTO expiry, SYN-ACK repeated for a repeated SYN).
+    pub retransmissions: u64,
 }
 
 fn seq_lt(a: u32, b: u32) -> bool {
@@ -341,6 +348,7 @@ impl Net {
             pending: VecDeque::new(),
             pool: Vec::new(),
             mqtt_sent: HashMap::new(),
+            retransmissions: 0,
         }
     }
 
@@ -792,6 +800,7 @@ impl Net {
             ts_ok: false,
             ts_recent: 0,
             ws_ok: false,
+            sack_ok: false,
             mss: 1460,
             ip_id,
             unacked: VecDeque::new(),
@@ -937,10 +946,12 @@ impl Net {
         let options = if syn {
             TcpOptions {
                 mss: Some(1460),
-                sack_permitted: true,
+                // A SYN-ACK offers SACK only to a peer that offered it.
+                sack_permitted: fl & flags::ACK == 0 || s.sack_ok,
                 timestamps: (os.timestamps() && (fl & flags::ACK == 0 || s.ts_ok))
                     .then_some((ts_val, if fl & flags::ACK != 0 { s.ts_recent } else { 0 })),
                 window_scale: (fl & flags::ACK == 0 || s.ws_ok).then_some(os.window_scale()),
+                raw: None,
             }
         } else if s.ts_ok && fl & flags::RST == 0 {
             TcpOptions {
@@ -1026,6 +1037,10 @@ impl Net {
         if !s.rto_armed || s.rto_gen != gen {
             return;
         }
+        if s.state == St::TimeWait {
+            self.free_sock(id, false);
+            return;
+        }
         let Some(first) = s.unacked.front() else {
             s.rto_armed = false;
             return;
@@ -1040,6 +1055,7 @@ impl Net {
         s.rto_ns = (s.rto_ns * 2).min(60_000_000_000);
         let (seq, fl, payload) = (first.seq, first.flags, first.payload.clone());
         let now = self.now;
+        self.retransmissions += 1;
         self.transmit(id, seq, fl, payload, now);
         self.arm_rto(id);
     }
@@ -1053,8 +1069,14 @@ impl Net {
         payload: Rc<[u8]>,
     ) {
         if let Some(&id) = self.sock_map.get(&(host, f.dst_port, src, f.src_port)) {
-            self.sock_input(id, f, payload);
-            return;
+            let time_wait = self.sock(id).is_some_and(|s| s.state == St::TimeWait);
+            if !(time_wait && f.flags & (flags::SYN | flags::ACK) == flags::SYN) {
+                self.sock_input(id, f, payload);
+                return;
+            }
+            // A new SYN for a 4-tuple in TIME_WAIT starts a new connection (Linux
+            // tcp_timewait_state_process, TCP_TW_SYN).
+            self.free_sock(id, false);
         }
         if f.flags & flags::RST != 0 {
             let obs = self.hosts[host].raw_observer;
@@ -1067,6 +1089,15 @@ impl Net {
                     flags: f.flags,
                 }),
             );
+            return;
+        }
+        let listening = self.listeners.contains_key(&(host, f.dst_port));
+        if listening
+            && f.flags & flags::ACK == 0
+            && (f.flags & flags::SYN == 0 || f.flags & flags::FIN != 0)
+        {
+            // A listening socket drops a segment with neither SYN nor ACK, and SYN with FIN,
+            // without a reply (Linux tcp_rcv_state_process, TCP_LISTEN; nmap's T2 and T3).
             return;
         }
         if f.flags & (flags::SYN | flags::ACK) == flags::SYN {
@@ -1082,6 +1113,7 @@ impl Net {
                     s.ts_recent = val;
                 }
                 s.ws_ok = f.options.window_scale.is_some();
+                s.sack_ok = f.options.sack_permitted;
                 s.mss = f.options.mss.unwrap_or(536).min(1460);
                 s.unacked.push_back(Sent {
                     seq: iss,
@@ -1149,6 +1181,23 @@ impl Net {
         );
     }
 
+    /// TIME_WAIT: the application is told the connection is over; the socket stays for
+    /// [`TIME_WAIT_NS`] to acknowledge a repeated FIN and to keep its 4-tuple from reuse.
+    fn enter_time_wait(&mut self, id: SockId) {
+        let now = self.now;
+        let Some(s) = self.sock_mut(id) else { return };
+        s.state = St::TimeWait;
+        s.unacked.clear();
+        s.ooo.clear();
+        s.rx = Vec::new();
+        let app = s.app.take();
+        s.rto_gen = s.rto_gen.wrapping_add(1);
+        s.rto_armed = true;
+        let gen = s.rto_gen;
+        self.note(app, Note::Closed(id));
+        self.push(now + TIME_WAIT_NS, EvKind::Rto(id, gen));
+    }
+
     fn sock_input(&mut self, id: SockId, f: TcpFields, payload: Rc<[u8]>) {
         let now = self.now;
         let Some(s) = self.sock_mut(id) else { return };
@@ -1195,6 +1244,7 @@ impl Net {
                     // Our SYN-ACK was lost: the client repeated its SYN.
                     let seq = s.snd_una;
                     let p = Rc::from(&[][..]);
+                    self.retransmissions += 1;
                     self.transmit(id, seq, flags::SYN | flags::ACK, p, now);
                     return;
                 }
@@ -1233,7 +1283,7 @@ impl Net {
             match s.state {
                 St::FinWait1 if fin_acked => s.state = St::FinWait2,
                 St::Closing if fin_acked => {
-                    self.free_sock(id, true);
+                    self.enter_time_wait(id);
                     return;
                 }
                 St::LastAck if fin_acked => {
@@ -1282,8 +1332,9 @@ impl Net {
                     self.note(app, Note::Data(id));
                 }
                 if state == St::FinWait2 {
-                    // TIME_WAIT is not modelled: the connection is over.
-                    self.free_sock(id, true);
+                    self.enter_time_wait(id);
+                } else if state == St::TimeWait {
+                    // A repeated FIN (our ACK was lost): re-acknowledged above.
                 } else {
                     self.note(app, Note::PeerClosed(id));
                 }

@@ -296,6 +296,21 @@ pub struct SensorSpec {
     /// Credentials to connect with (when the broker requires them).
     #[serde(default)]
     pub credentials: Option<Credentials>,
+    /// One long-lived connection (`persistent`, IoT-Flock / paho) or a new connection for each
+    /// message (`per_message`: CONNECT, PUBLISH, DISCONNECT, as `mosquitto_pub` in a loop).
+    #[serde(default)]
+    pub connection: ConnectionMode,
+}
+
+/// How a sensor uses its TCP connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionMode {
+    /// Connect once, publish on it, ping at the keep-alive, reconnect after a drop.
+    #[default]
+    Persistent,
+    /// Connect, publish one message (and finish its QoS handshake), DISCONNECT, close.
+    PerMessage,
 }
 
 fn default_keep_alive() -> u16 {
@@ -393,13 +408,14 @@ impl Scenario {
     /// A built-in scenario: `hindy2020` or `mqttset2020`.
     pub fn builtin(name: &str) -> Option<Scenario> {
         match name {
+            "hindy2020" => Some(crate::builtin::hindy2020()),
             "mqttset2020" => Some(crate::builtin::mqttset2020()),
             _ => None,
         }
     }
 
     /// Names of the built-in scenarios.
-    pub const BUILTIN: [&'static str; 1] = ["mqttset2020"];
+    pub const BUILTIN: [&'static str; 2] = ["hindy2020", "mqttset2020"];
 
     /// Parses a TOML scenario; errors name the line and column.
     pub fn from_toml(text: &str) -> Result<Scenario, String> {

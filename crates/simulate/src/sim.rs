@@ -86,6 +86,8 @@ pub struct CaptureReport {
     /// Same attacker, overlapping windows, different classes: the label rules cannot tell them
     /// apart (the per-packet truth still can).
     pub label_conflicts: Vec<String>,
+    /// TCP segments sent again (after a loss or a lost acknowledgment).
+    pub retransmissions: u64,
 }
 
 struct ConnStat {
@@ -324,6 +326,12 @@ pub fn run_capture(
             ),
             tags: ids.clone(),
             host_name: a.attacker.clone(),
+            hosts: scn
+                .hosts
+                .iter()
+                .filter(|h| h.name != a.attacker)
+                .map(|h| h.ip)
+                .collect(),
         };
         apps.push(a.attack.build(ctx));
         attack_tags.push(ids);
@@ -541,6 +549,7 @@ pub fn run_capture(
         mqtt_messages,
         attacks: attack_reports,
         label_conflicts,
+        retransmissions: net.retransmissions,
     })
 }
 

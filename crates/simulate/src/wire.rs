@@ -62,11 +62,18 @@ pub struct TcpOptions {
     pub timestamps: Option<(u32, u32)>,
     /// Window scale shift (SYN only).
     pub window_scale: Option<u8>,
+    /// Option bytes written verbatim instead of the fields above (a length that is a multiple
+    /// of 4; nmap's OS probes order their options their own way). The fields above still tell
+    /// the receiving stack what was offered.
+    pub raw: Option<&'static [u8]>,
 }
 
 impl TcpOptions {
     /// Encoded length, padded to 32 bits.
     pub fn len(&self) -> usize {
+        if let Some(raw) = self.raw {
+            return raw.len();
+        }
         let mut n = 0;
         if self.mss.is_some() {
             n += 4;
@@ -89,6 +96,10 @@ impl TcpOptions {
     }
 
     fn write(&self, out: &mut Vec<u8>) {
+        if let Some(raw) = self.raw {
+            out.extend_from_slice(raw);
+            return;
+        }
         if let Some(mss) = self.mss {
             out.extend_from_slice(&[2, 4]);
             out.extend_from_slice(&mss.to_be_bytes());
@@ -288,6 +299,7 @@ mod tests {
                 sack_permitted: true,
                 timestamps: Some((1, 0)),
                 window_scale: Some(7),
+                raw: None,
             },
         };
         let mut out = Vec::new();

@@ -1,6 +1,8 @@
 //! An MQTT sensor (IoT-Flock / paho behaviour): connect, subscribe, publish on its timing, ping
 //! every keep-alive, answer the QoS 1/2 handshakes in both directions, reconnect after a drop.
 
+use std::collections::HashMap;
+
 use mqtt_ids_mqtt::{parse_message, Decoded, Packet, ParseOptions};
 use rand_chacha::ChaCha8Rng;
 
@@ -8,7 +10,7 @@ use super::App;
 use crate::encode::{self, kind, MqttVersion};
 use crate::net::{AppId, HostId, Net, Note, SockId, TagId};
 use crate::rng::Rand;
-use crate::scenario::{IntervalSpec, PayloadSpec, SensorSpec};
+use crate::scenario::{ConnectionMode, IntervalSpec, PayloadSpec, SensorSpec};
 
 const CONNECT: u64 = 1;
 const PUBLISH: u64 = 2;
@@ -29,6 +31,9 @@ pub struct Sensor {
     next_id: u16,
     epoch: u64,
     me: AppId,
+    /// Per-message connections in flight: the message each one carries.
+    shots: HashMap<SockId, Vec<u8>>,
+    pid: u32,
 }
 
 impl Sensor {
@@ -60,6 +65,8 @@ impl Sensor {
             next_id: 0,
             epoch: 0,
             me: usize::MAX,
+            shots: HashMap::new(),
+            pid: 0,
         }
     }
 
@@ -175,6 +182,58 @@ impl Sensor {
         }
     }
 
+    fn per_message(&self) -> bool {
+        self.spec.connection == ConnectionMode::PerMessage
+    }
+
+    /// The next message: a PUBLISH with the sensor's topic, payload and QoS.
+    fn next_publish(&mut self) -> Vec<u8> {
+        let payload = self.payload();
+        let qos = self.spec.qos;
+        let id = if qos > 0 {
+            self.next_id = self.next_id.wrapping_add(1).max(1);
+            self.next_id
+        } else {
+            0
+        };
+        encode::publish(
+            self.version,
+            self.spec.topic.as_bytes(),
+            &payload,
+            qos,
+            false,
+            id,
+        )
+    }
+
+    /// A per-message connection's traffic: CONNACK → PUBLISH (→ DISCONNECT at once for QoS 0),
+    /// PUBACK / PUBCOMP → DISCONNECT, PUBREC → PUBREL.
+    fn shot_data(&mut self, net: &mut Net, sock: SockId) {
+        for m in crate::attacks::drain_messages(net, sock) {
+            let quit = match m.kind {
+                kind::CONNACK if m.return_code != 0 => {
+                    net.close(sock);
+                    false
+                }
+                kind::CONNACK => {
+                    let msg = self.shots.get(&sock).cloned().unwrap_or_default();
+                    net.send_mqtt(sock, &msg);
+                    self.spec.qos == 0
+                }
+                kind::PUBREC => {
+                    net.send_mqtt(sock, &encode::ack(kind::PUBREL, m.packet_id));
+                    false
+                }
+                kind::PUBACK | kind::PUBCOMP => true,
+                _ => false,
+            };
+            if quit {
+                net.send_mqtt(sock, &encode::empty(kind::DISCONNECT));
+                net.close(sock);
+            }
+        }
+    }
+
     fn reconnect_later(&mut self, net: &mut Net) {
         self.sock = None;
         self.connected = false;
@@ -189,7 +248,11 @@ impl App for Sensor {
         self.me = me;
         // Sensors boot within the first second, in a random order.
         let at = net.now + (self.rng.unit() * 1e9) as i64;
-        net.timer(me, at, self.token(CONNECT));
+        if self.per_message() {
+            net.timer(me, at, self.token(PUBLISH));
+        } else {
+            net.timer(me, at, self.token(CONNECT));
+        }
     }
 
     fn on(&mut self, net: &mut Net, _me: AppId, note: Note) {
@@ -209,6 +272,20 @@ impl App for Sensor {
                             None,
                         );
                         self.sock = Some(sock);
+                    }
+                    PUBLISH if self.per_message() => {
+                        let sock = net.connect(
+                            self.me,
+                            self.host,
+                            self.broker.0,
+                            self.broker.1,
+                            self.tag,
+                            None,
+                        );
+                        let m = self.next_publish();
+                        self.shots.insert(sock, m);
+                        let next = net.now + self.interval_ns();
+                        net.timer(self.me, next, self.token(PUBLISH));
                     }
                     PUBLISH => {
                         let Some(sock) = self.sock.filter(|_| self.connected) else {
@@ -244,6 +321,27 @@ impl App for Sensor {
                     }
                     _ => {}
                 }
+            }
+            Note::Connected(sock) if self.shots.contains_key(&sock) => {
+                // mosquitto_pub's client id: mosqpub|<pid>-<host name>.
+                self.pid = self.pid.wrapping_add(1);
+                let id = format!("mosqpub|{}-{}", 1000 + self.pid % 30_000, self.spec.host);
+                let creds = self.spec.credentials.clone();
+                let m = encode::connect(&encode::Connect {
+                    version: self.version,
+                    client_id: id.as_bytes(),
+                    keep_alive: self.spec.keep_alive,
+                    clean: true,
+                    username: creds.as_ref().map(|c| c.username.as_bytes()),
+                    password: creds.as_ref().map(|c| c.password.as_bytes()),
+                    will: None,
+                });
+                net.send_mqtt(sock, &m);
+            }
+            Note::Data(sock) if self.shots.contains_key(&sock) => self.shot_data(net, sock),
+            Note::PeerClosed(sock) if self.shots.contains_key(&sock) => net.close(sock),
+            Note::Reset(sock) | Note::Closed(sock) if self.shots.contains_key(&sock) => {
+                self.shots.remove(&sock);
             }
             Note::Connected(sock) if Some(sock) == self.sock => {
                 let creds = self.spec.credentials.clone();

@@ -1,5 +1,6 @@
 //! TCP services that scans and brute force meet: an OpenSSH server (banner, key exchange,
-//! password authentication that fails after a delay, disconnection after MaxAuthTries) and a
+//! the `none` request answered at once, password authentication that fails after a delay,
+//! disconnection after MaxAuthTries) and a
 //! small HTTP server. SSH packets follow RFC 4253 §6 (length, padding length, payload,
 //! padding); after NEWKEYS they are "encrypted" (random bytes) with an encrypt-then-MAC
 //! (hmac-sha2-256-etm) tag, so the packet length stays in clear as on the wire.
@@ -95,9 +96,61 @@ pub struct SshReader {
 pub enum SshPiece {
     /// The identification line.
     Banner,
-    /// A binary packet; its message type when in clear.
-    Packet(Option<u8>),
+    /// A binary packet: its message type when in clear, and its `packet_length` field.
+    Packet(Option<u8>, usize),
 }
+
+/// An SSH string (RFC 4251 §5): length, then the bytes.
+pub fn ssh_string(out: &mut Vec<u8>, s: &[u8]) {
+    out.extend_from_slice(&(s.len() as u32).to_be_bytes());
+    out.extend_from_slice(s);
+}
+
+/// `n` random bytes.
+pub fn random_bytes(rng: &mut ChaCha8Rng, n: usize) -> Vec<u8> {
+    (0..n).map(|_| rng.below(256) as u8).collect()
+}
+
+/// SSH_MSG_KEX_ECDH_INIT (RFC 5656 §4) with a curve25519 public key Q_C.
+pub fn kex_ecdh_init(rng: &mut ChaCha8Rng) -> Vec<u8> {
+    let mut p = vec![30u8];
+    ssh_string(&mut p, &random_bytes(rng, 32));
+    p
+}
+
+/// SSH_MSG_KEX_ECDH_REPLY (RFC 5656 §4): an ssh-ed25519 host key blob (RFC 8709 §4, 51 bytes),
+/// Q_S (32 bytes) and an ssh-ed25519 signature blob (RFC 8709 §6, 83 bytes).
+pub fn kex_ecdh_reply(rng: &mut ChaCha8Rng) -> Vec<u8> {
+    let mut key = Vec::with_capacity(51);
+    ssh_string(&mut key, b"ssh-ed25519");
+    ssh_string(&mut key, &random_bytes(rng, 32));
+    let mut sig = Vec::with_capacity(83);
+    ssh_string(&mut sig, b"ssh-ed25519");
+    ssh_string(&mut sig, &random_bytes(rng, 64));
+    let mut p = vec![31u8];
+    ssh_string(&mut p, &key);
+    ssh_string(&mut p, &random_bytes(rng, 32));
+    ssh_string(&mut p, &sig);
+    p
+}
+
+/// Length field of an encrypted packet around a payload of `payload_len` bytes (see
+/// [`ssh_packet`]); a client tells a USERAUTH_FAILURE from a DISCONNECT by it.
+pub fn encrypted_len(payload_len: usize) -> usize {
+    let base = 1 + payload_len;
+    let mut pad = 16 - base % 16;
+    if pad < 4 {
+        pad += 16;
+    }
+    1 + payload_len + pad
+}
+
+/// Payload length of the server's SSH_MSG_USERAUTH_FAILURE ("publickey,password", FALSE).
+pub const USERAUTH_FAILURE_LEN: usize = 24;
+/// Payload length of the server's SSH_MSG_DISCONNECT "Too many authentication failures".
+pub const DISCONNECT_LEN: usize = 44;
+/// Payload length of SSH_MSG_SERVICE_ACCEPT "ssh-userauth".
+pub const SERVICE_ACCEPT_LEN: usize = 17;
 
 impl SshReader {
     /// Takes complete pieces out of `rx`.
@@ -125,7 +178,11 @@ impl SshReader {
             }
             let ty = (!self.mac).then(|| rest[5]);
             used += total;
-            out.push(SshPiece::Packet(ty));
+            out.push(SshPiece::Packet(ty, len));
+            if ty == Some(21) {
+                // After the peer's NEWKEYS its packets carry a MAC, from the very next one.
+                self.mac = true;
+            }
         }
         rx.drain(..used);
         out
@@ -203,18 +260,12 @@ impl App for SshServer {
                             let k = kexinit(&mut self.rng, true);
                             net.send(sock, &ssh_packet(&mut self.rng, &k, false));
                         }
-                        SshPiece::Packet(ty) => {
+                        SshPiece::Packet(ty, _) => {
                             sess.packets += 1;
                             match ty {
                                 Some(30) => {
-                                    // KEX_ECDH_REPLY: ed25519 host key (51), Q_S (32), signature (83); then NEWKEYS.
-                                    let mut reply = vec![31u8];
-                                    for (n, _) in [(51usize, 0), (32, 0), (83, 0)] {
-                                        reply.extend_from_slice(&(n as u32).to_be_bytes());
-                                        for _ in 0..n {
-                                            reply.push(self.rng.below(256) as u8);
-                                        }
-                                    }
+                                    // KEX_ECDH_REPLY, then NEWKEYS.
+                                    let reply = kex_ecdh_reply(&mut self.rng);
                                     let mut out = ssh_packet(&mut self.rng, &reply, false);
                                     out.extend(ssh_packet(&mut self.rng, &[21], false));
                                     net.send(sock, &out);
@@ -227,7 +278,20 @@ impl App for SshServer {
                                     let sess_packets = sess.packets;
                                     if sess_packets == 4 {
                                         // SERVICE_ACCEPT "ssh-userauth".
-                                        let p = ssh_packet(&mut self.rng, &[0; 17], true);
+                                        let p = ssh_packet(
+                                            &mut self.rng,
+                                            &[0; SERVICE_ACCEPT_LEN],
+                                            true,
+                                        );
+                                        net.send(sock, &p);
+                                    } else if sess_packets == 5 {
+                                        // The client's "none" request (it asks for the
+                                        // methods first): answered at once, not counted.
+                                        let p = ssh_packet(
+                                            &mut self.rng,
+                                            &[0; USERAUTH_FAILURE_LEN],
+                                            true,
+                                        );
                                         net.send(sock, &p);
                                     } else {
                                         sess.failures += 1;
@@ -249,12 +313,12 @@ impl App for SshServer {
                 };
                 if sess.failures >= self.max_auth_tries {
                     // SSH_MSG_DISCONNECT "Too many authentication failures".
-                    let p = ssh_packet(&mut self.rng, &[0; 44], true);
+                    let p = ssh_packet(&mut self.rng, &[0; DISCONNECT_LEN], true);
                     net.send(sock, &p);
                     net.close(sock);
                 } else {
                     // USERAUTH_FAILURE "publickey,password".
-                    let p = ssh_packet(&mut self.rng, &[0; 24], true);
+                    let p = ssh_packet(&mut self.rng, &[0; USERAUTH_FAILURE_LEN], true);
                     net.send(sock, &p);
                 }
             }

@@ -12,11 +12,15 @@ use crate::apps::App;
 use crate::encode::MqttVersion;
 use crate::net::{HostId, Net, SockId, TagId};
 
+pub mod aggressive_scan;
 pub mod flood_dos;
 pub mod malformed;
 pub mod mqtt_bruteforce;
+pub mod nmap;
 pub mod publish_flood;
 pub mod slowite;
+pub mod ssh_bruteforce;
+pub mod udp_scan;
 
 /// The attacks, each with its tool's parameters (TOML: `attack = { kind = "slowite", … }`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -32,6 +36,12 @@ pub enum AttackKind {
     Slowite(slowite::Params),
     /// MQTTSA malformed data: CONNECT/PUBLISH anomalies.
     Malformed(malformed::Params),
+    /// nmap `-A`: SYN scan of the top 1,000 TCP ports, version detection, OS detection.
+    AggressiveScan(aggressive_scan::Params),
+    /// nmap `-sU`: UDP probes to the top 1,000 UDP ports; ICMP port unreachable, rate-limited.
+    UdpScan(udp_scan::Params),
+    /// Sparta / hydra SSH password brute force.
+    SshBruteforce(ssh_bruteforce::Params),
 }
 
 /// What an attack module is given.
@@ -56,6 +66,8 @@ pub struct AttackCtx {
     pub tags: Vec<TagId>,
     /// Name of the attacking host (client ids, banners).
     pub host_name: String,
+    /// Addresses of every other host of the scenario (what a subnet scan finds).
+    pub hosts: Vec<Ipv4Addr>,
 }
 
 impl AttackKind {
@@ -67,6 +79,9 @@ impl AttackKind {
             AttackKind::PublishFlood(_) => "publish_flood",
             AttackKind::Slowite(_) => "slowite",
             AttackKind::Malformed(_) => "malformed",
+            AttackKind::AggressiveScan(_) => "aggressive_scan",
+            AttackKind::UdpScan(_) => "udp_scan",
+            AttackKind::SshBruteforce(_) => "ssh_bruteforce",
         }
     }
 
@@ -78,6 +93,9 @@ impl AttackKind {
             AttackKind::PublishFlood(_) => publish_flood::PHASES,
             AttackKind::Slowite(_) => slowite::PHASES,
             AttackKind::Malformed(_) => malformed::PHASES,
+            AttackKind::AggressiveScan(_) => aggressive_scan::PHASES,
+            AttackKind::UdpScan(_) => udp_scan::PHASES,
+            AttackKind::SshBruteforce(_) => ssh_bruteforce::PHASES,
         }
     }
 
@@ -89,6 +107,9 @@ impl AttackKind {
             AttackKind::PublishFlood(p) => Box::new(publish_flood::Attack::new(p.clone(), ctx)),
             AttackKind::Slowite(p) => Box::new(slowite::Attack::new(p.clone(), ctx)),
             AttackKind::Malformed(p) => Box::new(malformed::Attack::new(p.clone(), ctx)),
+            AttackKind::AggressiveScan(p) => Box::new(aggressive_scan::Attack::new(p.clone(), ctx)),
+            AttackKind::UdpScan(p) => Box::new(udp_scan::Attack::new(p.clone(), ctx)),
+            AttackKind::SshBruteforce(p) => Box::new(ssh_bruteforce::Attack::new(p.clone(), ctx)),
         }
     }
 }

@@ -7,8 +7,7 @@
 //! switch, crosses the receiver's link (lost there, it was captured but is not delivered) and
 //! arrives. TCP recovers losses by retransmission after its RTO, as a real stack does.
 
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::Ipv4Addr;
 use std::rc::Rc;
 
@@ -182,8 +181,14 @@ pub struct Sock {
     ip_id: u16,
     unacked: VecDeque<Sent>,
     rto_ns: i64,
+    /// Incarnation of the socket id (events of an earlier socket with this id are ignored).
     rto_gen: u32,
     rto_armed: bool,
+    /// When the retransmission timer expires.
+    rto_at: i64,
+    /// Time of the earliest timer event in the heap for this socket (`i64::MAX`: none); the
+    /// timer moves without a new event until it would have to fire earlier.
+    rto_event_at: i64,
     retries: u32,
     ack_pending: u32,
     ack_gen: u32,
@@ -242,27 +247,61 @@ enum EvKind {
     DelAck(SockId, u32),
 }
 
+/// A due event: its time and the slot of its [`EvKind`] in `Net::slab`.
 struct Ev {
     at: i64,
-    seq: u64,
-    kind: EvKind,
+    slot: u32,
 }
 
-impl PartialEq for Ev {
-    fn eq(&self, other: &Self) -> bool {
-        self.at == other.at && self.seq == other.seq
-    }
+/// The event queue: a radix heap (Ahuja, Mehlhorn, Orlin, Tarjan 1990) over 128-bit keys
+/// (time since the start << 64 | insertion number). Simulated time never goes back, so the
+/// queue is monotone, and a radix heap moves each entry O(log range) times in total instead of
+/// sifting a binary heap on every push and pop; ties keep insertion order.
+#[derive(Default)]
+struct RadixQueue {
+    last: u128,
+    len: usize,
+    buckets: Vec<Vec<(u128, u32)>>,
 }
-impl Eq for Ev {}
-impl PartialOrd for Ev {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+
+impl RadixQueue {
+    fn bucket(&self, key: u128) -> usize {
+        (128 - (key ^ self.last).leading_zeros()) as usize
     }
-}
-impl Ord for Ev {
-    // Reversed: BinaryHeap is a max-heap and the earliest event must come out first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.at, other.seq).cmp(&(self.at, self.seq))
+
+    fn push(&mut self, time: u64, seq: u64, slot: u32) {
+        if self.buckets.is_empty() {
+            self.buckets.resize_with(129, Vec::new);
+        }
+        let key = (u128::from(time) << 64 | u128::from(seq)).max(self.last);
+        let b = self.bucket(key);
+        self.buckets[b].push((key, slot));
+        self.len += 1;
+    }
+
+    /// The earliest entry: (time, slot).
+    fn pop(&mut self) -> Option<(u64, u32)> {
+        if self.len == 0 {
+            return None;
+        }
+        if self.buckets[0].is_empty() {
+            let i = self.buckets.iter().position(|b| !b.is_empty())?;
+            let items = std::mem::take(&mut self.buckets[i]);
+            self.last = items.iter().map(|e| e.0).min()?;
+            for e in &items {
+                let b = self.bucket(e.0);
+                self.buckets[b].push(*e);
+            }
+            // Keep the emptied bucket's allocation.
+            let mut items = items;
+            items.clear();
+            if self.buckets[i].is_empty() {
+                self.buckets[i] = items;
+            }
+        }
+        let (key, slot) = self.buckets[0].pop()?;
+        self.len -= 1;
+        Some(((key >> 64) as u64, slot))
     }
 }
 
@@ -284,8 +323,11 @@ pub struct Captured<'a> {
 pub struct Net {
     /// Current simulated time, ns since the epoch.
     pub now: i64,
+    start: i64,
     end: i64,
-    heap: BinaryHeap<Ev>,
+    heap: RadixQueue,
+    slab: Vec<Option<EvKind>>,
+    free_slots: Vec<u32>,
     seq: u64,
     /// Hosts.
     pub hosts: Vec<Host>,
@@ -301,6 +343,7 @@ pub struct Net {
     pub mqtt_sent: HashMap<(TagId, u8), u64>,
     /// Segments sent again by TCP (RTO expiry, SYN-ACK repeated for a repeated SYN).
     pub retransmissions: u64,
+    incarnation: u32,
 }
 
 fn seq_lt(a: u32, b: u32) -> bool {
@@ -335,8 +378,11 @@ impl Net {
     pub fn new(start: i64, end: i64) -> Net {
         Net {
             now: start,
+            start,
             end,
-            heap: BinaryHeap::new(),
+            heap: RadixQueue::default(),
+            slab: Vec::new(),
+            free_slots: Vec::new(),
             seq: 0,
             hosts: Vec::new(),
             by_ip: HashMap::default(),
@@ -349,6 +395,7 @@ impl Net {
             pool: Vec::new(),
             mqtt_sent: HashMap::new(),
             retransmissions: 0,
+            incarnation: 0,
         }
     }
 
@@ -409,12 +456,26 @@ impl Net {
     }
 
     fn push(&mut self, at: i64, kind: EvKind) {
+        if at >= self.end {
+            // Past the end of the recording: it would never be run.
+            if let EvKind::Capture { frame, .. } = kind {
+                self.pool.push(frame);
+            }
+            return;
+        }
         self.seq += 1;
-        self.heap.push(Ev {
-            at,
-            seq: self.seq,
-            kind,
-        });
+        let slot = match self.free_slots.pop() {
+            Some(slot) => {
+                self.slab[slot as usize] = Some(kind);
+                slot
+            }
+            None => {
+                self.slab.push(Some(kind));
+                (self.slab.len() - 1) as u32
+            }
+        };
+        self.heap
+            .push((at.max(self.now) - self.start) as u64, self.seq, slot);
     }
 
     /// Runs until the heap is empty or the end time, feeding captured frames to `record` and
@@ -424,12 +485,18 @@ impl Net {
         record: &mut dyn FnMut(Captured<'_>) -> std::io::Result<()>,
         dispatch: &mut dyn FnMut(&mut Net, AppId, Note),
     ) -> std::io::Result<()> {
-        while let Some(ev) = self.heap.pop() {
-            if ev.at >= self.end {
+        while let Some((at, slot)) = self.heap.pop() {
+            let at = self.start + at as i64;
+            if at >= self.end {
                 break;
             }
-            self.now = ev.at;
-            match ev.kind {
+            self.now = at;
+            let ev = Ev { at, slot };
+            let Some(kind) = self.slab[ev.slot as usize].take() else {
+                continue;
+            };
+            self.free_slots.push(ev.slot);
+            match kind {
                 EvKind::App(app, note) => dispatch(self, app, note),
                 EvKind::Arrive(pkt) => self.arrive(*pkt),
                 EvKind::Capture {
@@ -786,6 +853,7 @@ impl Net {
         iss: u32,
     ) -> Sock {
         let ip_id = self.hosts[host].loss_rng.below(65536) as u16;
+        self.incarnation = self.incarnation.wrapping_add(1);
         Sock {
             host,
             lport,
@@ -805,8 +873,10 @@ impl Net {
             ip_id,
             unacked: VecDeque::new(),
             rto_ns: 1_000_000_000,
-            rto_gen: 0,
+            rto_gen: self.incarnation,
             rto_armed: false,
+            rto_at: 0,
+            rto_event_at: i64::MAX,
             retries: 0,
             ack_pending: 0,
             ack_gen: 0,
@@ -1026,15 +1096,34 @@ impl Net {
             s.rto_armed = false;
             return;
         }
-        s.rto_gen = s.rto_gen.wrapping_add(1);
         s.rto_armed = true;
-        let (at, gen) = (now + s.rto_ns, s.rto_gen);
-        self.push(at, EvKind::Rto(id, gen));
+        s.rto_at = now + s.rto_ns;
+        self.schedule_rto(id);
+    }
+
+    /// Makes sure a timer event is due no later than the socket's `rto_at`.
+    fn schedule_rto(&mut self, id: SockId) {
+        let Some(s) = self.sock_mut(id) else { return };
+        if s.rto_event_at > s.rto_at {
+            s.rto_event_at = s.rto_at;
+            let (at, gen) = (s.rto_at, s.rto_gen);
+            self.push(at, EvKind::Rto(id, gen));
+        }
     }
 
     fn on_rto(&mut self, id: SockId, gen: u32) {
+        let now = self.now;
         let Some(s) = self.sock_mut(id) else { return };
-        if !s.rto_armed || s.rto_gen != gen {
+        if s.rto_gen != gen || s.rto_event_at != now {
+            return; // another socket's, or superseded by an earlier event
+        }
+        s.rto_event_at = i64::MAX;
+        if !s.rto_armed {
+            return;
+        }
+        if now < s.rto_at {
+            // Moved later since this event was scheduled.
+            self.schedule_rto(id);
             return;
         }
         if s.state == St::TimeWait {
@@ -1191,11 +1280,10 @@ impl Net {
         s.ooo.clear();
         s.rx = Vec::new();
         let app = s.app.take();
-        s.rto_gen = s.rto_gen.wrapping_add(1);
         s.rto_armed = true;
-        let gen = s.rto_gen;
+        s.rto_at = now + TIME_WAIT_NS;
         self.note(app, Note::Closed(id));
-        self.push(now + TIME_WAIT_NS, EvKind::Rto(id, gen));
+        self.schedule_rto(id);
     }
 
     fn sock_input(&mut self, id: SockId, f: TcpFields, payload: Rc<[u8]>) {

@@ -33,6 +33,8 @@ pub trait Rand {
     fn fork(&mut self) -> ChaCha8Rng;
     /// 32 random bits.
     fn next_u32(&mut self) -> u32;
+    /// Appends `n` random bytes to `out`.
+    fn extend_bytes(&mut self, out: &mut Vec<u8>, n: usize);
 }
 
 impl Rand for ChaCha8Rng {
@@ -58,5 +60,10 @@ impl Rand for ChaCha8Rng {
     }
     fn next_u32(&mut self) -> u32 {
         RngCore::next_u32(self)
+    }
+    fn extend_bytes(&mut self, out: &mut Vec<u8>, n: usize) {
+        let start = out.len();
+        out.resize(start + n, 0);
+        RngCore::fill_bytes(self, &mut out[start..]);
     }
 }

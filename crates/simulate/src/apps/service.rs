@@ -28,9 +28,7 @@ fn name_list(out: &mut Vec<u8>, s: &str) {
 /// algorithm lists.
 pub fn kexinit(rng: &mut ChaCha8Rng, server: bool) -> Vec<u8> {
     let mut p = vec![20u8];
-    for _ in 0..16 {
-        p.push(rng.below(256) as u8);
-    }
+    rng.extend_bytes(&mut p, 16);
     let kex = if server {
         "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ecdh-sha2-nistp384,ecdh-sha2-nistp521,diffie-hellman-group-exchange-sha256,diffie-hellman-group16-sha512,diffie-hellman-group18-sha512,diffie-hellman-group14-sha256,diffie-hellman-group14-sha1"
     } else {
@@ -70,15 +68,11 @@ pub fn ssh_packet(rng: &mut ChaCha8Rng, payload: &[u8], encrypted: bool) -> Vec<
     let mut out = Vec::with_capacity(4 + len + MAC_LEN);
     out.extend_from_slice(&(len as u32).to_be_bytes());
     if encrypted {
-        for _ in 0..len + MAC_LEN {
-            out.push(rng.below(256) as u8);
-        }
+        rng.extend_bytes(&mut out, len + MAC_LEN);
     } else {
         out.push(pad as u8);
         out.extend_from_slice(payload);
-        for _ in 0..pad {
-            out.push(rng.below(256) as u8);
-        }
+        rng.extend_bytes(&mut out, pad);
     }
     out
 }
@@ -108,7 +102,9 @@ pub fn ssh_string(out: &mut Vec<u8>, s: &[u8]) {
 
 /// `n` random bytes.
 pub fn random_bytes(rng: &mut ChaCha8Rng, n: usize) -> Vec<u8> {
-    (0..n).map(|_| rng.below(256) as u8).collect()
+    let mut out = Vec::with_capacity(n);
+    rng.extend_bytes(&mut out, n);
+    out
 }
 
 /// SSH_MSG_KEX_ECDH_INIT (RFC 5656 §4) with a curve25519 public key Q_C.

@@ -56,11 +56,9 @@ impl UdpStream {
         p.extend_from_slice(&ts.to_be_bytes());
         p.extend_from_slice(&self.ssrc.to_be_bytes());
         while p.len() < self.payload_len {
-            let start = p.len();
             p.push(0x47);
-            while p.len() < self.payload_len && p.len() - start < 188 {
-                p.push(self.rng.below(256) as u8);
-            }
+            let n = (self.payload_len - p.len()).min(187);
+            self.rng.extend_bytes(&mut p, n);
         }
         self.seq = self.seq.wrapping_add(1);
         p

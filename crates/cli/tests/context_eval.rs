@@ -749,3 +749,73 @@ fn generalisation_from_simulation_to_real_captures() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Item 3 through the binary: `extract --set context,session --label`, then `train` and
+/// `evaluate` with `--group-by conn_id` (grouped folds; the id is no feature).
+#[test]
+fn cli_extracts_context_and_session_and_learns_grouped_by_connection() {
+    use std::process::Command;
+    let Some(data) = shared_data() else { return };
+    let bin = || Command::new(env!("CARGO_BIN_EXE_mqtt-ids"));
+    let dir = std::env::temp_dir().join(format!("mqtt-ids-context-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (file, class) in [
+        ("slowite-train.pcap", "slowite"),
+        ("bruteforce-train.pcapng", "bruteforce"),
+    ] {
+        let status = bin()
+            .args([
+                "extract",
+                "--set",
+                "context,session",
+                "--label",
+                class,
+                "-o",
+            ])
+            .arg(&dir)
+            .arg(data.join(file))
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(0));
+    }
+    let sidecar: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("session_slowite-train.json")).unwrap())
+            .unwrap();
+    let run = &sidecar["run"];
+    assert_eq!(run["context"]["connections"], 716, "{sidecar:#}");
+    assert_eq!(run["rows"]["session"], 716);
+    assert_eq!(run["rows"]["context"], 6447);
+    let sessions = [
+        dir.join("session_slowite-train.csv"),
+        dir.join("session_bruteforce-train.csv"),
+    ];
+    let model = dir.join("dt.json");
+    let status = bin()
+        .args(["train", "--model", "dt", "--table", "label:target"])
+        .args(["--group-by", "conn_id", "-o"])
+        .arg(&model)
+        .args(&sessions)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let file = mqtt_ids_learn::ModelFile::load(&model).unwrap();
+    assert!(!file
+        .feature_names
+        .iter()
+        .any(|f| f == "conn_id" || f == "target"));
+    assert!(file.feature_names.iter().any(|f| f == "n_connect"));
+    let json = dir.join("ev.json");
+    let out = bin()
+        .args(["evaluate", "--models", "dt", "--protocol", "hindy2020"])
+        .args(["--table", "label:target", "--group-by", "conn_id", "--json"])
+        .arg(&json)
+        .args(&sessions)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let e = &v["evaluations"][0];
+    assert_eq!(e["protocol"]["grouped"], true);
+    assert_eq!(e["folds"].as_array().unwrap().len(), 5);
+    let _ = std::fs::remove_dir_all(&dir);
+}

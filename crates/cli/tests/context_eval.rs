@@ -31,6 +31,11 @@ use mqtt_ids_learn::metrics::ClassificationReport;
 use mqtt_ids_learn::table::{self, LabelSource, TableOptions, TextPolicy};
 use mqtt_ids_learn::{evaluate, Dataset, ModelParams};
 
+/// Every set's rows (header first) of one capture.
+type SetRows = HashMap<SetKind, Vec<Vec<String>>>;
+/// A capture's class and rows.
+type Labelled = (String, SetRows);
+
 /// The shared captures and their classes.
 const CAPTURES: [(&str, &str); 7] = [
     ("benign-train.pcap", "legitimate"),
@@ -107,7 +112,7 @@ fn push_cell(line: &mut String, cell: &str) {
 
 /// Every set's rows of one capture (header first), from one `extract` pass, with addresses
 /// (and client ports) optionally rewritten first.
-fn extract_capture(path: &Path, class: &str) -> HashMap<SetKind, Vec<Vec<String>>> {
+fn extract_capture(path: &Path, class: &str) -> SetRows {
     extract_labelled(
         path,
         Labeler {
@@ -117,7 +122,7 @@ fn extract_capture(path: &Path, class: &str) -> HashMap<SetKind, Vec<Vec<String>
     )
 }
 
-fn extract_labelled(path: &Path, labels: Labeler) -> HashMap<SetKind, Vec<Vec<String>>> {
+fn extract_labelled(path: &Path, labels: Labeler) -> SetRows {
     let buffers: Vec<(SetKind, Shared)> = SETS.iter().map(|&s| (s, Shared::default())).collect();
     let mut outputs = Outputs::default();
     for (set, buffer) in &buffers {
@@ -180,11 +185,7 @@ enum Grouping {
     SingleConnectionInBlocks,
 }
 
-fn tables(
-    dir: &Path,
-    per_capture: &[(String, HashMap<SetKind, Vec<Vec<String>>>)],
-    grouping: Grouping,
-) -> Vec<(SetKind, Dataset)> {
+fn tables(dir: &Path, per_capture: &[Labelled], grouping: Grouping) -> Vec<(SetKind, Dataset)> {
     std::fs::create_dir_all(dir).unwrap();
     let mut out = Vec::new();
     for set in SETS {
@@ -269,7 +270,7 @@ type Results = Vec<(SetKind, String, ClassificationReport)>;
 
 fn run(models: &[(&str, Option<&str>)], grouping: Grouping) -> Option<Results> {
     let data = shared_data()?;
-    let per_capture: Vec<(String, HashMap<SetKind, Vec<Vec<String>>>)> = CAPTURES
+    let per_capture: Vec<Labelled> = CAPTURES
         .iter()
         .map(|(file, class)| (class.to_string(), extract_capture(&data.join(file), class)))
         .collect();
@@ -576,8 +577,7 @@ fn scores_do_not_change_when_addresses_do() {
     let a = tables(&dir.join("plain"), &plain, Grouping::Connection);
     let b = tables(&dir.join("moved"), &moved, Grouping::Connection);
     // The control: the packet set's addresses did change (so a feature made of them would).
-    let src =
-        |t: &[(String, HashMap<SetKind, Vec<Vec<String>>>)]| t[2].1[&SetKind::Packet][1][1].clone();
+    let src = |t: &[Labelled]| t[2].1[&SetKind::Packet][1][1].clone();
     assert_ne!(src(&plain), src(&moved));
     let params = ModelParams::from_name("dt", None).unwrap();
     for ((set, x), (_, y)) in a.iter().zip(&b) {
@@ -597,7 +597,7 @@ fn scores_do_not_change_when_addresses_do() {
         );
     }
     // A table that kept an address as a feature would not be the same.
-    let leaky = |t: &[(String, HashMap<SetKind, Vec<Vec<String>>>)], d: &Path| {
+    let leaky = |t: &[Labelled], d: &Path| {
         let mut rows = t.to_vec();
         for (_, sets) in &mut rows {
             let packet = sets[&SetKind::Packet].clone();
@@ -675,7 +675,7 @@ fn generalisation_from_simulation_to_real_captures() {
         .iter()
         .map(|(file, class)| extract_capture(&data.join(file), rename(class)))
         .collect();
-    let read = |rows: &[HashMap<SetKind, Vec<Vec<String>>>], set: SetKind, path: &Path| {
+    let read = |rows: &[SetRows], set: SetKind, path: &Path| {
         let mut text = rows[0][&set][0].join(",") + "\n";
         for r in rows {
             for row in &r[&set][1..] {

@@ -237,6 +237,11 @@ impl<W: Write> Engine<W> {
         Ok(())
     }
 
+    /// Flushes the alert output (live capture: alerts reach their reader as they are written).
+    pub fn flush_output(&mut self) -> io::Result<()> {
+        self.alerts.flush()
+    }
+
     /// Scores every waiting row now and flushes the alert output.
     pub fn flush(&mut self) -> io::Result<()> {
         self.score_all()?;

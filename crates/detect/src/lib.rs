@@ -12,7 +12,11 @@
 #![warn(missing_docs)]
 
 pub mod alert;
+#[cfg(target_os = "linux")]
+pub mod bpf;
 pub mod engine;
+#[cfg(target_os = "linux")]
+pub mod live;
 pub mod model;
 pub mod observer;
 pub mod sink;

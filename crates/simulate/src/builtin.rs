@@ -426,6 +426,20 @@ mod tests {
     }
 
     #[test]
+    fn scan_parameters_are_checked() {
+        let mut s = hindy2020();
+        if let AttackKind::UdpScan(p) = &mut s.captures[2].attacks[0].attack {
+            p.rate_pps = 0.0;
+        }
+        assert!(s.validate().unwrap_err().contains("rate_pps"));
+        let mut s = hindy2020();
+        if let AttackKind::AggressiveScan(p) = &mut s.captures[1].attacks[0].attack {
+            p.ports = "http".into();
+        }
+        assert!(s.validate().unwrap_err().contains("ports"));
+    }
+
+    #[test]
     fn builtins_validate() {
         for name in Scenario::BUILTIN {
             if let Some(s) = Scenario::builtin(name) {

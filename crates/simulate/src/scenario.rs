@@ -535,6 +535,9 @@ impl Scenario {
                 if a.class.is_empty() || a.class.contains(',') {
                     return Err(format!("capture `{}`: bad class `{}`", c.name, a.class));
                 }
+                a.attack
+                    .validate()
+                    .map_err(|e| format!("capture `{}`, attack {}: {e}", c.name, a.class))?;
             }
         }
         Ok(())

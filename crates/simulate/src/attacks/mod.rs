@@ -99,6 +99,48 @@ impl AttackKind {
         }
     }
 
+    /// Checks the parameters of the scan and SSH modules (rates, retries, task counts) so a
+    /// scenario file cannot ask for an endless or unbounded run.
+    pub fn validate(&self) -> Result<(), String> {
+        let rate = |r: f64| {
+            if r > 0.0 && r <= 1e7 {
+                Ok(())
+            } else {
+                Err(format!("rate_pps must be in (0, 1e7], found {r}"))
+            }
+        };
+        let ports = |spec: &str| {
+            if spec.eq_ignore_ascii_case("top1000") || !nmap::expand(spec).is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "ports must be `top1000` or a list such as `1-1024,8080`, found `{spec}`"
+                ))
+            }
+        };
+        match self {
+            AttackKind::AggressiveScan(p) => {
+                rate(p.rate_pps)?;
+                ports(&p.ports)?;
+                if p.retries > 10 {
+                    return Err(format!("retries must be at most 10, found {}", p.retries));
+                }
+            }
+            AttackKind::UdpScan(p) => {
+                rate(p.rate_pps)?;
+                ports(&p.ports)?;
+                if p.retries > 10 {
+                    return Err(format!("retries must be at most 10, found {}", p.retries));
+                }
+            }
+            AttackKind::SshBruteforce(p) if p.tasks == 0 || p.tasks > 10_000 => {
+                return Err(format!("tasks must be in 1..=10000, found {}", p.tasks));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
     /// The running attack.
     pub fn build(&self, ctx: AttackCtx) -> Box<dyn App> {
         match self {

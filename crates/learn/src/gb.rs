@@ -209,7 +209,10 @@ impl GradientBoostingValidParams {
                         } else {
                             factor * num / den
                         };
-                        vec![v as f32]
+                        // Leaves are stored as f32: a near-certain wrong prediction (p(1 - p)
+                        // tiny) gives a step beyond f32's range, which would become ±inf and
+                        // NaN scores after it; scikit-learn keeps it finite in f64.
+                        vec![v.clamp(f32::MIN as f64, f32::MAX as f64) as f32]
                     };
                     let mut g =
                         tree::grow(&binned, None, &target, &weights, rows, &grow, 1, 0, newton);

@@ -57,6 +57,8 @@ pub fn run_command(args: &Args) -> u8 {
         let mut current = bar.lock().expect("progress lock");
         match e {
             Event::Stage { name, total, bytes } => {
+                // The stage's line first, then its bar below it.
+                eprintln!("mqtt-ids reproduce: {name}");
                 let b = if bytes {
                     progress::bytes(name, Some(total))
                 } else {
@@ -65,7 +67,6 @@ pub fn run_command(args: &Args) -> u8 {
                     b.set_length(total.max(1) * 1000);
                     b
                 };
-                eprintln!("mqtt-ids reproduce: {name}");
                 *current = Some(b);
             }
             Event::Progress { done, message } => {

@@ -45,6 +45,8 @@ pub struct Table {
     pub row_header: String,
     pub columns: Vec<(String, Unit)>,
     pub rows: Vec<(String, Vec<Cmp>)>,
+    /// Beyond the papers: no published number to compare, cells show this run's only.
+    pub ours_only: bool,
 }
 
 /// A confusion matrix beside the paper's.
@@ -134,6 +136,7 @@ pub fn tables(r: &Results) -> Vec<Table> {
                 .map(|l| (level_label(l), Unit::Percent))
                 .collect(),
             rows: Vec::new(),
+            ours_only: false,
         };
         for c in &r.published.hindy2020.classifiers {
             let cells = levels
@@ -146,6 +149,9 @@ pub fn tables(r: &Results) -> Vec<Table> {
             t3.rows.push((c.label.clone(), cells));
         }
         out.push(t3);
+        if let Some(t) = hindy_holdout_table(r, &levels) {
+            out.push(t);
+        }
         // Tables 4–6: per classifier.
         for c in &r.published.hindy2020.classifiers {
             let mut columns = Vec::new();
@@ -171,6 +177,7 @@ pub fn tables(r: &Results) -> Vec<Table> {
                 row_header: "class".into(),
                 columns,
                 rows: Vec::new(),
+                ours_only: false,
             };
             let paper_row =
                 |name: &str| -> Option<&HindyClassRow> { c.rows.iter().find(|r| r.class == name) };
@@ -252,6 +259,7 @@ pub fn tables(r: &Results) -> Vec<Table> {
                     ("Testing time (s)".into(), Unit::Seconds),
                 ],
                 rows: Vec::new(),
+                ours_only: false,
             };
             for p in published {
                 let ours = v.models.iter().find(|x| x.model == p.model);
@@ -279,6 +287,210 @@ pub fn tables(r: &Results) -> Vec<Table> {
             }
             out.push(t);
         }
+    }
+    out.extend(beyond_tables(r));
+    out
+}
+
+/// Accuracy of a run's split named `split`.
+fn split_accuracy(m: &ModelRun, split: &str) -> Option<f64> {
+    m.splits
+        .iter()
+        .find(|s| s.split == split)
+        .map(|s| s.accuracy)
+}
+
+/// Table 3 beside the 75/25 hold-out: the split the paper's text names ("The data is split into
+/// 75% and 25% for training and testing"), where Table 3's own caption does not say which.
+fn hindy_holdout_table(r: &Results, levels: &[&str]) -> Option<Table> {
+    let any = levels.iter().any(|l| {
+        r.hindy_level(l).is_some_and(|l| {
+            l.models
+                .iter()
+                .any(|m| split_accuracy(m, "hold-out").is_some())
+        })
+    });
+    if !any {
+        return None;
+    }
+    let paper_level = |l: &str| ["packet", "uniflow", "biflow"].iter().position(|x| *x == l);
+    let mut t = Table {
+        id: "hindy_table3_holdout".into(),
+        title: "Hindy et al. Table 3 beside the 75/25 hold-out — overall accuracy (%)".into(),
+        note:
+            "Each cell: this run's accuracy on the 25 % hold-out (seed 42, not stratified, after \
+               de-duplication; the split the paper's Section 3 names) / the paper's Table 3 \
+               (difference). Table 3 above pools the 5-fold cross-validation."
+                .into(),
+        row_header: "classifier".into(),
+        columns: levels
+            .iter()
+            .map(|l| (format!("{} hold-out", level_title(l)), Unit::Percent))
+            .collect(),
+        rows: Vec::new(),
+        ours_only: false,
+    };
+    for c in &r.published.hindy2020.classifiers {
+        let cells = levels
+            .iter()
+            .map(|l| Cmp {
+                ours: hindy_model(r, l, &c.model).and_then(|m| split_accuracy(m, "hold-out")),
+                paper: paper_level(l).and_then(|i| c.accuracy[i]),
+            })
+            .collect();
+        t.rows.push((c.label.clone(), cells));
+    }
+    Some(t)
+}
+
+fn level_title(l: &str) -> String {
+    match l {
+        "packet" => "Packet".into(),
+        "uniflow" => "Uni-flow".into(),
+        "biflow" => "Bi-flow".into(),
+        other => format!("`{other}`"),
+    }
+}
+
+const BEYOND_NOTE: &str = "Beyond the papers: this tool's `context` (one row per TCP packet: \
+    the packet and its connection's state so far) and `session` (one row per connection) sets, \
+    under the same protocol with every split grouped by connection (a connection's rows never \
+    sit on both sides); the paper's own sets of this run beside them. No published number \
+    exists for these sets.";
+
+/// The Hindy model `model` on the paper's level or a further set named `set`.
+fn hindy_any<'a>(r: &'a Results, set: &str, model: &str) -> Option<&'a ModelRun> {
+    let h = r.hindy2020.as_ref()?;
+    h.levels
+        .iter()
+        .chain(&h.beyond)
+        .find(|l| l.level == set)?
+        .models
+        .iter()
+        .find(|m| m.model == model)
+}
+
+/// The MQTTset model `model` of `variant` on `mqttset` (the paper's set) or a further set.
+fn mqttset_any<'a>(r: &'a Results, set: &str, variant: &str, model: &str) -> Option<&'a ModelRun> {
+    let m = r.mqttset2020.as_ref()?;
+    let variants = if set == "mqttset" {
+        &m.variants
+    } else {
+        &m.beyond.iter().find(|s| s.set == set)?.variants
+    };
+    variants
+        .iter()
+        .find(|v| v.variant == variant)?
+        .models
+        .iter()
+        .find(|x| x.model == model)
+}
+
+/// The sets of the beyond-the-paper comparisons: the paper's, then ours.
+fn beyond_sets(r: &Results) -> (Vec<String>, Vec<String>) {
+    let mut hindy = Vec::new();
+    if let Some(h) = &r.hindy2020 {
+        if !h.beyond.is_empty() {
+            hindy.extend(h.levels.iter().map(|l| l.level.clone()));
+            hindy.extend(h.beyond.iter().map(|l| l.level.clone()));
+        }
+    }
+    let mut mqttset = Vec::new();
+    if let Some(m) = &r.mqttset2020 {
+        if !m.beyond.is_empty() {
+            mqttset.push("mqttset".to_string());
+            mqttset.extend(m.beyond.iter().map(|s| s.set.clone()));
+        }
+    }
+    (hindy, mqttset)
+}
+
+/// One table per paper: its protocol on `context` and `session` beside its own sets.
+fn beyond_tables(r: &Results) -> Vec<Table> {
+    let mut out = Vec::new();
+    let (hs, ms) = beyond_sets(r);
+    if !hs.is_empty() {
+        let mut columns = Vec::new();
+        for metric in ["Accuracy", "Macro-F1"] {
+            for set in &hs {
+                columns.push((format!("{metric} {}", level_title(set)), Unit::Percent));
+            }
+        }
+        let mut t = Table {
+            id: "beyond_hindy_context_session".into(),
+            title: "Beyond the paper — Hindy et al.'s protocol on the context and session sets: \
+                    accuracy and macro-F1 (%), 5-fold cross-validation"
+                .into(),
+            note: format!(
+                "{BEYOND_NOTE} Macro-F1 weighs every class the same, so it shows what accuracy \
+                 hides when one class holds most rows."
+            ),
+            row_header: "classifier".into(),
+            columns,
+            rows: Vec::new(),
+            ours_only: true,
+        };
+        for c in &r.published.hindy2020.classifiers {
+            let mut cells = Vec::new();
+            for metric in 0..2 {
+                for set in &hs {
+                    cells.push(Cmp {
+                        ours: hindy_any(r, set, &c.model).map(|m| {
+                            if metric == 0 {
+                                m.report.accuracy
+                            } else {
+                                m.report.macro_avg.f1
+                            }
+                        }),
+                        paper: None,
+                    });
+                }
+            }
+            t.rows.push((c.label.clone(), cells));
+        }
+        out.push(t);
+    }
+    if !ms.is_empty() {
+        let mut columns = Vec::new();
+        for variant in ["unbalanced", "balanced"] {
+            for metric in ["Accuracy", "Macro-F1"] {
+                for set in &ms {
+                    columns.push((format!("{metric} `{set}` {variant}"), Unit::Fraction));
+                }
+            }
+        }
+        let mut t = Table {
+            id: "beyond_mqttset_context_session".into(),
+            title: "Beyond the paper — Vaccari et al.'s protocol on the context and session sets: \
+                    accuracy and macro-F1, 70/30 hold-out"
+                .into(),
+            note: BEYOND_NOTE.into(),
+            row_header: "classifier".into(),
+            columns,
+            rows: Vec::new(),
+            ours_only: true,
+        };
+        for p in &r.published.mqttset2020.table5 {
+            let mut cells = Vec::new();
+            for variant in ["unbalanced", "balanced"] {
+                for metric in 0..2 {
+                    for set in &ms {
+                        cells.push(Cmp {
+                            ours: mqttset_any(r, set, variant, &p.model).map(|m| {
+                                if metric == 0 {
+                                    m.report.accuracy
+                                } else {
+                                    m.report.macro_avg.f1
+                                }
+                            }),
+                            paper: None,
+                        });
+                    }
+                }
+            }
+            t.rows.push((p.label.clone(), cells));
+        }
+        out.push(t);
     }
     out
 }
@@ -512,6 +724,96 @@ pub fn figure_specs(r: &Results) -> Vec<Figure> {
             });
         }
     }
+    out.extend(beyond_figures(r));
+    out
+}
+
+/// The beyond-the-paper figures: each paper's protocol on every set of this run.
+fn beyond_figures(r: &Results) -> Vec<Figure> {
+    let mut out = Vec::new();
+    let (hs, ms) = beyond_sets(r);
+    if !hs.is_empty() {
+        let x: Vec<String> = hs.iter().map(|s| level_title(s).replace('`', "")).collect();
+        let panels = ["accuracy", "macro-F1"]
+            .iter()
+            .enumerate()
+            .map(|(metric, name)| LinePanel {
+                title: format!("{name} — this run"),
+                x: x.clone(),
+                y_label: format!("{name} %"),
+                series: r
+                    .published
+                    .hindy2020
+                    .classifiers
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.label.clone(),
+                            pct_series(hs.iter().map(|set| {
+                                hindy_any(r, set, &c.model).map(|m| {
+                                    if metric == 0 {
+                                        m.report.accuracy
+                                    } else {
+                                        m.report.macro_avg.f1
+                                    }
+                                })
+                            })),
+                        )
+                    })
+                    .collect(),
+            })
+            .collect();
+        out.push(Figure {
+            id: "beyond_hindy".into(),
+            title: "Beyond the paper — Hindy et al.'s protocol on the paper's levels and on context and session".into(),
+            caption: "Accuracy and macro-F1 (%) of the seven classifiers per feature set, this run only (no published numbers exist for context and session); splits grouped by connection for context and session.".into(),
+            cols: 2,
+            panels: Panels::Lines(panels),
+        });
+    }
+    if !ms.is_empty() {
+        let cats: Vec<String> = r
+            .published
+            .mqttset2020
+            .table5
+            .iter()
+            .map(|p| p.model.to_uppercase())
+            .collect();
+        let mut panels = Vec::new();
+        for variant in ["unbalanced", "balanced"] {
+            for (metric, name) in ["accuracy", "macro-F1"].iter().enumerate() {
+                panels.push(DotPanel {
+                    title: format!("{variant} — {name}"),
+                    categories: cats.clone(),
+                    y_label: format!("{name} %"),
+                    series: ms
+                        .iter()
+                        .map(|set| {
+                            (
+                                set.clone(),
+                                pct_series(r.published.mqttset2020.table5.iter().map(|p| {
+                                    mqttset_any(r, set, variant, &p.model).map(|m| {
+                                        if metric == 0 {
+                                            m.report.accuracy
+                                        } else {
+                                            m.report.macro_avg.f1
+                                        }
+                                    })
+                                })),
+                            )
+                        })
+                        .collect(),
+                });
+            }
+        }
+        out.push(Figure {
+            id: "beyond_mqttset".into(),
+            title: "Beyond the paper — Vaccari et al.'s protocol on the mqttset, context and session sets".into(),
+            caption: "Accuracy and macro-F1 (%) per classifier, unbalanced and balanced, this run only: the paper's mqttset set (hollow), context and session (filled); splits grouped by connection for context and session.".into(),
+            cols: 2,
+            panels: Panels::Dots(panels),
+        });
+    }
     out
 }
 
@@ -588,7 +890,12 @@ fn md_table(t: &Table) -> String {
     for (row, cells) in &t.rows {
         let _ = write!(s, "| {row} |");
         for ((_, unit), c) in t.columns.iter().zip(cells) {
-            let _ = write!(s, " {} |", cell_text(c, *unit));
+            let text = if t.ours_only {
+                c.ours.map_or("—".to_string(), |v| fmt_value(v, *unit))
+            } else {
+                cell_text(c, *unit)
+            };
+            let _ = write!(s, " {text} |");
         }
         s.push('\n');
     }
@@ -693,6 +1000,95 @@ pub fn summary_paragraph(r: &Results) -> String {
     }
     s.push_str(" The absolute numbers differ from the papers' because the data differs (see the data section); the comparison is about the papers' conclusions, which depend on the protocols and feature levels rather than on the exact traffic.");
     s
+}
+
+/// The generated paragraph of the beyond-the-papers section: how the sets compare, in numbers.
+pub fn beyond_paragraph(r: &Results) -> String {
+    let mut parts = Vec::new();
+    let mean = |v: Vec<f64>| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+    if let Some(h) = &r.hindy2020 {
+        let macro_of = |set: &str| {
+            mean(
+                r.published
+                    .hindy2020
+                    .classifiers
+                    .iter()
+                    .filter_map(|c| hindy_any(r, set, &c.model).map(|m| m.report.macro_avg.f1))
+                    .collect(),
+            )
+        };
+        let sets: Vec<String> = h
+            .levels
+            .iter()
+            .chain(&h.beyond)
+            .filter_map(|l| macro_of(&l.level).map(|v| format!("{} {:.2}%", l.level, 100.0 * v)))
+            .collect();
+        if !h.beyond.is_empty() {
+            let packet = macro_of("packet");
+            let context = macro_of("context");
+            let better = r
+                .published
+                .hindy2020
+                .classifiers
+                .iter()
+                .filter(|c| {
+                    matches!(
+                        (hindy_any(r, "context", &c.model), hindy_any(r, "packet", &c.model)),
+                        (Some(a), Some(b)) if a.report.macro_avg.f1 > b.report.macro_avg.f1
+                    )
+                })
+                .count();
+            parts.push(format!(
+                "Under Hindy et al.'s protocol, the mean macro-F1 over the seven classifiers is {}. \
+                 Per packet, `context` {} the paper's packet features ({} of 7 classifiers have a \
+                 higher macro-F1 with it).",
+                sets.join(", "),
+                match (context, packet) {
+                    (Some(c), Some(p)) if c > p => "beats",
+                    (Some(_), Some(_)) => "does not beat",
+                    _ => "cannot be compared with",
+                },
+                better
+            ));
+        }
+    }
+    if let Some(m) = &r.mqttset2020 {
+        for variant in ["unbalanced", "balanced"] {
+            let sets: Vec<String> = std::iter::once("mqttset".to_string())
+                .chain(m.beyond.iter().map(|s| s.set.clone()))
+                .filter_map(|set| {
+                    mean(
+                        r.published
+                            .mqttset2020
+                            .table5
+                            .iter()
+                            .filter_map(|p| {
+                                mqttset_any(r, &set, variant, &p.model)
+                                    .map(|x| x.report.macro_avg.f1)
+                            })
+                            .collect(),
+                    )
+                    .map(|v| format!("{set} {v:.4}"))
+                })
+                .collect();
+            if !m.beyond.is_empty() {
+                parts.push(format!(
+                    "Under Vaccari et al.'s protocol ({variant}), the mean macro-F1 over the six \
+                     classifiers is {}.",
+                    sets.join(", ")
+                ));
+            }
+        }
+    }
+    if parts.is_empty() {
+        return "The context and session sets need captures; this run had none.".into();
+    }
+    parts.push(
+        "These sets are this tool's (issue 9), not the papers': the papers' conclusions above do \
+         not depend on them."
+            .into(),
+    );
+    parts.join(" ")
 }
 
 fn headline_rows(r: &Results) -> Vec<(String, String)> {
@@ -803,6 +1199,106 @@ pub fn terminal_summary(r: &Results) -> String {
     s
 }
 
+/// The paper's count of packets for a simulated capture: Hindy Table 2 (benign, attack packets
+/// of the file), MQTTset Table 3 (the attack capture's packets).
+fn paper_packets(r: &Results, scenario: &str, capture: &str) -> Option<String> {
+    let n = |v: u64| {
+        let s = v.to_string();
+        let mut out = String::new();
+        for (i, ch) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(ch);
+        }
+        out
+    };
+    match scenario {
+        "hindy2020" => r
+            .published
+            .hindy2020
+            .table2
+            .iter()
+            .find(|t| t.file.split_whitespace().next() == Some(capture))
+            .map(|t| {
+                format!(
+                    "Table 2: {} benign + {} attack packets, {} + {} uni-flows, {} + {} bi-flows",
+                    n(t.packets[0]),
+                    n(t.packets[1]),
+                    n(t.uniflows[0]),
+                    n(t.uniflows[1]),
+                    n(t.biflows[0]),
+                    n(t.biflows[1])
+                )
+            })
+            .or_else(|| {
+                (capture == "mqtt_bruteforce")
+                    .then(|| "Table 2: row missing from the published text".into())
+            }),
+        "mqttset2020" => {
+            let name = match capture {
+                "dos" => "flooding denial of service",
+                "flood" => "MQTT Publish flood",
+                "slowite" => "SlowITe",
+                "malformed" => "malformed data",
+                "bruteforce" => "brute force authentication",
+                "legitimate" => {
+                    return Some(
+                        "≈ 11.75 M legitimate packets of the 11,915,716 (98.7 % of the test rows of Tables 6-11)"
+                            .into(),
+                    )
+                }
+                _ => return None,
+            };
+            r.published
+                .mqttset2020
+                .table3
+                .iter()
+                .find(|a| a.attack == name)
+                .map(|a| format!("Table 3: {} packets in {}", n(a.packets), a.duration))
+        }
+        _ => None,
+    }
+}
+
+/// The simulated captures: length, packets per class, and the paper's sizes beside them.
+fn simulation_md(r: &Results) -> String {
+    let mut s = String::new();
+    let sims = &r.provenance.simulation;
+    if sims.is_empty() {
+        return s;
+    }
+    for sim in sims.iter().filter(|v| v.get("note").is_some()) {
+        let _ = writeln!(s, "- {}", sim["note"].as_str().unwrap_or(""));
+    }
+    s.push('\n');
+    s.push_str("| scenario | capture | seconds | packets | packets by class | the paper's |\n|---|---|---:|---:|---|---|\n");
+    for sim in sims.iter().filter(|v| v.get("scenario").is_some()) {
+        let scenario = sim["scenario"].as_str().unwrap_or("");
+        for c in sim["captures"].as_array().into_iter().flatten() {
+            let name = c["name"].as_str().unwrap_or("");
+            let by_class: Vec<String> = c["packets_by_class"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| format!("{k} {}", v))
+                .collect();
+            let _ = writeln!(
+                s,
+                "| {scenario} (seed {}, scale {}) | {name} | {:.0} | {} | {} | {} |",
+                sim["seed"],
+                sim["scale"],
+                c["seconds"].as_f64().unwrap_or(0.0),
+                c["packets"],
+                by_class.join(", "),
+                paper_packets(r, scenario, name).unwrap_or_else(|| "—".into())
+            );
+        }
+    }
+    s.push('\n');
+    s
+}
+
 fn data_section_md(r: &Results) -> String {
     let mut s = String::from("## Data\n\n");
     let p = &r.provenance;
@@ -814,9 +1310,7 @@ fn data_section_md(r: &Results) -> String {
             .as_ref()
             .map_or(String::new(), |d| format!(" (`{d}`)"))
     );
-    for sim in &p.simulation {
-        let _ = writeln!(s, "- simulated: `{}`", sim);
-    }
+    s.push_str(&simulation_md(r));
     if !p.inputs.is_empty() {
         s.push_str("| input | kind | labels | bytes |\n|---|---|---|---:|\n");
         for i in &p.inputs {
@@ -833,10 +1327,21 @@ fn data_section_md(r: &Results) -> String {
         for l in &h.levels {
             tables.push((format!("Hindy {}", l.level), &l.table));
         }
+        for l in &h.beyond {
+            tables.push((format!("Hindy protocol, `{}` (beyond)", l.level), &l.table));
+        }
     }
     if let Some(m) = &r.mqttset2020 {
         for v in &m.variants {
             tables.push((format!("MQTTset {}", v.variant), &v.table));
+        }
+        for set in &m.beyond {
+            for v in &set.variants {
+                tables.push((
+                    format!("MQTTset protocol, `{}` {} (beyond)", set.set, v.variant),
+                    &v.table,
+                ));
+            }
         }
     }
     if !tables.is_empty() {
@@ -998,14 +1503,17 @@ pub fn markdown(
         if let Some(h) = &r.hindy2020 {
             let _ = writeln!(s, "Protocol `{}`: duplicates removed, stratified 5-fold cross-validation (seed 0){}; seven classifiers with the paper's settings; one table per feature level.\n", h.protocol.name, if h.protocol.hold_out.is_some() { ", and the 75/25 hold-out (seed 42) in results.json" } else { "" });
         }
-        for t in tables.iter().filter(|t| t.id.starts_with("hindy_table3")) {
-            s.push_str(&md_table(t));
-            s.push('\n');
+        for id in ["hindy_table3_accuracy", "hindy_table3_holdout"] {
+            for t in tables.iter().filter(|t| t.id == id) {
+                s.push_str(&md_table(t));
+                s.push('\n');
+            }
         }
         fig(&mut s, "hindy_fig2_accuracy");
         for t in tables
             .iter()
             .filter(|t| t.id.starts_with("hindy_table") && !t.id.starts_with("hindy_table3"))
+            .filter(|t| !t.id.starts_with("beyond_"))
         {
             s.push_str(&md_table(t));
             s.push('\n');
@@ -1033,6 +1541,21 @@ pub fn markdown(
         for m in matrices {
             s.push_str(&md_matrix(m));
             fig(&mut s, &m.id);
+        }
+    }
+    if tables.iter().any(|t| t.id.starts_with("beyond_")) {
+        s.push_str("## Beyond the papers: the context and session sets\n\n");
+        s.push_str(&beyond_paragraph(r));
+        s.push_str("\n\n");
+        for (t_id, f_id) in [
+            ("beyond_hindy_context_session", "beyond_hindy"),
+            ("beyond_mqttset_context_session", "beyond_mqttset"),
+        ] {
+            if let Some(t) = tables.iter().find(|t| t.id == t_id) {
+                s.push_str(&md_table(t));
+                s.push('\n');
+                fig(&mut s, f_id);
+            }
         }
     }
     s.push_str(&data_section_md(r));

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::published::Published;
 
 /// Version of this file's layout.
-pub const SCHEMA: &str = "mqtt-ids-reproduce/1";
+pub const SCHEMA: &str = "mqtt-ids-reproduce/2";
 
 /// Everything one `reproduce` run produced.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -140,6 +140,10 @@ pub struct SplitRun {
 pub struct HindyRun {
     pub protocol: Protocol,
     pub levels: Vec<LevelRun>,
+    /// Beyond the paper: the same classifiers and protocol, grouped by connection, on this
+    /// tool's `context` and `session` sets (issue 9).
+    #[serde(default)]
+    pub beyond: Vec<LevelRun>,
 }
 
 /// One feature level.
@@ -155,6 +159,18 @@ pub struct LevelRun {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MqttsetRun {
     pub protocol: Protocol,
+    pub variants: Vec<VariantRun>,
+    /// Beyond the paper: the same classifiers and protocol, grouped by connection, on this
+    /// tool's `context` and `session` sets (issue 9).
+    #[serde(default)]
+    pub beyond: Vec<SetRun>,
+}
+
+/// One of this tool's further feature sets under the MQTTset protocol.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SetRun {
+    /// `context` or `session`.
+    pub set: String,
     pub variants: Vec<VariantRun>,
 }
 

@@ -1501,7 +1501,7 @@ pub fn markdown(
     if r.hindy2020.is_some() {
         s.push_str("## Hindy et al. 2020 (MQTT-IoT-IDS2020)\n\n");
         if let Some(h) = &r.hindy2020 {
-            let _ = writeln!(s, "Protocol `{}`: duplicates removed, stratified 5-fold cross-validation (seed 0){}; seven classifiers with the paper's settings; one table per feature level.\n", h.protocol.name, if h.protocol.hold_out.is_some() { ", and the 75/25 hold-out (seed 42) in results.json" } else { "" });
+            let _ = writeln!(s, "Protocol `{}`: duplicates removed, stratified 5-fold cross-validation (seed 0){}; seven classifiers with the paper's settings; one table per feature level.\n", h.protocol.name, if h.protocol.hold_out.is_some() { ", and the 75/25 hold-out (seed 42) shown beside Table 3" } else { "" });
         }
         for id in ["hindy_table3_accuracy", "hindy_table3_holdout"] {
             for t in tables.iter().filter(|t| t.id == id) {

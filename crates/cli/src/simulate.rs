@@ -39,9 +39,14 @@ pub struct Args {
         short = 'o',
         long = "out",
         value_name = "DIR",
-        required_unless_present = "print_scenario"
+        required_unless_present_any = ["print_scenario", "live"]
     )]
     out: Option<PathBuf>,
+    /// Play the scenario's sensors and the attacks of its captures (--capture, default all)
+    /// with real TCP connections against a broker at ADDR:PORT, which must be in 127.0.0.0/8;
+    /// each capture's attacks run --duration seconds (default 30).
+    #[arg(long, value_name = "ADDR:PORT", conflicts_with = "out")]
+    live: Option<std::net::SocketAddr>,
 }
 
 pub fn run(args: &Args) -> u8 {
@@ -69,6 +74,9 @@ pub fn run(args: &Args) -> u8 {
     if args.print_scenario {
         print!("{}", scenario.to_toml());
         return EXIT_OK;
+    }
+    if let Some(broker) = args.live {
+        return live(&scenario, args, broker);
     }
     let Some(out) = &args.out else {
         eprintln!("mqtt-ids simulate: -o DIR is required");
@@ -133,6 +141,68 @@ pub fn run(args: &Args) -> u8 {
                     }
                 }
                 eprintln!("record: {}", report.record.display());
+            }
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("mqtt-ids simulate: {e}");
+            EXIT_FAILURE
+        }
+    }
+}
+
+/// `--live ADDR:PORT`: the scenario against a real broker on loopback.
+fn live(scenario: &Scenario, args: &Args, broker: std::net::SocketAddr) -> u8 {
+    use mqtt_ids_simulate::live::{self, LiveOptions};
+    let options = LiveOptions {
+        broker,
+        captures: args.capture.clone(),
+        duration: args.duration.unwrap_or(30.0),
+        lead_in: 0.0,
+        sensors: true,
+        scale: args.scale,
+        seed: args.seed,
+        credentials: None,
+    };
+    if let Err(e) = live::check_target(&broker) {
+        eprintln!("mqtt-ids simulate: {e}");
+        return EXIT_USAGE;
+    }
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    match live::run(scenario, &options, &stop, &mut |phase| {
+        eprintln!("live: {phase}")
+    }) {
+        Ok(report) => {
+            for a in &report.attacks {
+                match &a.skipped {
+                    Some(why) => eprintln!("{} ({}): skipped: {why}", a.capture, a.attack),
+                    None => eprintln!(
+                        "{} ({}, class {}): {:.1}-{:.1} s, {} connections, {} messages, {} errors",
+                        a.capture,
+                        a.attack,
+                        a.class,
+                        a.started,
+                        a.ended,
+                        a.connections,
+                        a.messages,
+                        a.errors
+                    ),
+                }
+            }
+            eprintln!(
+                "sensors: {} messages on {} connections; {:.1} s",
+                report.sensor_messages, report.sensor_connections, report.seconds
+            );
+            if args.json {
+                let json = serde_json::json!({
+                    "tool": "mqtt-ids simulate --live",
+                    "tool_version": env!("CARGO_PKG_VERSION"),
+                    "scenario": scenario.name,
+                    "broker": broker.to_string(),
+                    "seed": args.seed,
+                    "report": report,
+                });
+                println!("{json}");
             }
             EXIT_OK
         }

@@ -24,6 +24,7 @@ pub mod apps;
 pub mod attacks;
 pub mod builtin;
 pub mod encode;
+pub mod live;
 pub mod net;
 pub mod rng;
 pub mod scenario;

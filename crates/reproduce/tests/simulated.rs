@@ -24,6 +24,32 @@ fn quick_simulated_run_reports_everything_and_repeats_exactly() {
         .iter()
         .any(|s| s.stage.starts_with("simulate")));
     assert!(r.hindy2020.as_ref().unwrap().levels.len() == 3);
+    // Each paper runs on its own testbed: no fallback note, hindy2020 simulated for Hindy.
+    let sims = &r.provenance.simulation;
+    assert!(sims.iter().all(|s| s.get("note").is_none()), "{sims:?}");
+    for (scenario, paper) in [("hindy2020", "hindy2020"), ("mqttset2020", "mqttset2020")] {
+        assert!(
+            sims.iter()
+                .any(|s| s["scenario"] == scenario && s["used_by"] == paper),
+            "{sims:?}"
+        );
+    }
+    // Beyond the papers: both protocols on context and session, every classifier.
+    let h = r.hindy2020.as_ref().unwrap();
+    let sets: Vec<&str> = h.beyond.iter().map(|l| l.level.as_str()).collect();
+    assert_eq!(sets, ["context", "session"]);
+    assert!(h.beyond.iter().all(|l| l.models.len() == 7));
+    let m = r.mqttset2020.as_ref().unwrap();
+    assert_eq!(m.beyond.len(), 2);
+    assert!(m
+        .beyond
+        .iter()
+        .all(|s| s.variants.len() == 2 && s.variants.iter().all(|v| v.models.len() == 6)));
+    // The hold-out of Hindy's protocol is run in the quick run too.
+    assert!(h.levels.iter().all(|l| l
+        .models
+        .iter()
+        .all(|x| x.splits.iter().any(|s| s.split == "hold-out"))));
     // Within the budget for --quick (3 minutes on this 2-core machine), with margin.
     assert!(seconds < 150.0, "quick run took {seconds:.0} s");
     let out2 = temp_dir("sim-again");

@@ -12,8 +12,8 @@ mod extract;
 mod inspect;
 mod learn_args;
 mod progress;
-mod simulate;
 mod reproduce;
+mod simulate;
 mod train;
 
 /// Exit status when every input was processed to its end.

@@ -399,7 +399,9 @@ pub(crate) fn parse_body<'a>(
             findings.insert(FindingKind::UnassignedMsgType);
             Ok(Packet::Unassigned { body })
         }
-        PacketType::Connect => parse_connect(&mut r, findings).map(|c| Packet::Connect(Box::new(c))),
+        PacketType::Connect => {
+            parse_connect(&mut r, findings).map(|c| Packet::Connect(Box::new(c)))
+        }
         PacketType::Connack => parse_connack(&mut r, v5, findings).map(Packet::Connack),
         PacketType::Publish => parse_publish(header, &mut r, v5, findings).map(Packet::Publish),
         PacketType::Puback => parse_puback(ptype, &mut r, v5, findings).map(Packet::Puback),

@@ -74,6 +74,11 @@ pub struct Args {
     /// Ports whose TCP traffic is MQTT.
     #[arg(long, default_value = "1883", value_delimiter = ',')]
     mqtt_ports: Vec<u16>,
+    /// Rows whose class probabilities each model remembers (exact: tree models are keyed by
+    /// the interval of every feature between the model's split thresholds, others by the row's
+    /// bits); `0` scores every row.
+    #[arg(long, default_value_t = 65_536, value_name = "ROWS")]
+    score_cache: usize,
     /// Write the run's summary as JSON here.
     #[arg(long, value_name = "PATH")]
     summary_json: Option<PathBuf>,
@@ -151,6 +156,7 @@ fn config(args: &Args, models: &[LoadedModel]) -> Result<DetectConfig, String> {
         // Live: rows wait at most 10 ms for a batch to fill (alert latency); files: 50 ms
         // never matters, batches fill first.
         max_delay: Duration::from_millis(if args.interface.is_some() { 10 } else { 50 }),
+        score_cache: args.score_cache,
         ..DetectConfig::default()
     })
 }
@@ -357,6 +363,9 @@ fn summary_json(s: &Summary, elapsed: Duration) -> serde_json::Value {
         "unattributed_findings": s.unattributed_findings,
         "flows_evicted": s.pass.flows.evicted,
         "mqtt_connections_evicted": s.pass.mqtt.evicted,
+        "score_cache": s.score_cache.iter().map(|(name, hits, misses, clears)| serde_json::json!({
+            "model": name, "hits": hits, "misses": misses, "clears": clears,
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -370,8 +379,14 @@ fn report(s: &Summary, elapsed: Duration) {
         s.alerts.written as f64 / secs,
         s.alerts.suppressed
     );
-    for ((name, rows), (_, hits)) in s.rows_scored.iter().zip(&s.detections) {
-        eprintln!("  model {name}: {rows} rows scored, {hits} classified as attacks");
+    for (((name, rows), (_, hits)), (_, cached, computed, _)) in
+        s.rows_scored.iter().zip(&s.detections).zip(&s.score_cache)
+    {
+        eprintln!(
+            "  model {name}: {rows} rows scored, {hits} classified as attacks; score cache: \
+             {cached} rows answered, {computed} computed ({:.1} % hits)",
+            100.0 * *cached as f64 / (*cached + *computed).max(1) as f64
+        );
     }
     for (sig, n) in &s.alerts.by_signature {
         eprintln!("  {n:>8}  {sig}");

@@ -14,6 +14,7 @@ use mqtt_ids_learn::Matrix;
 use mqtt_ids_mqtt::TrackerConfig;
 
 use crate::alert::{AlertConfig, AlertCounts, AlertKind, AlertWriter};
+use crate::memo::ScoreCache;
 use crate::model::LoadedModel;
 use crate::observer::Observer;
 use crate::sink::{FlowOut, RowCtx, Rows, SetSink};
@@ -35,6 +36,8 @@ pub struct DetectConfig {
     pub max_delay: Duration,
     /// Alerts.
     pub alerts: AlertConfig,
+    /// Rows whose class probabilities each model remembers ([`ScoreCache`]; 0: none).
+    pub score_cache: usize,
 }
 
 impl Default for DetectConfig {
@@ -52,6 +55,7 @@ impl Default for DetectConfig {
             batch_rows: 1024,
             max_delay: Duration::from_millis(50),
             alerts: AlertConfig::default(),
+            score_cache: 1 << 16,
         }
     }
 }
@@ -73,6 +77,8 @@ pub struct Summary {
     pub unattributed_findings: u64,
     /// Tracker, flow table and mqttset counters.
     pub pass: PassStats,
+    /// Per model: rows answered by the score cache, rows computed, times the cache was full.
+    pub score_cache: Vec<(String, u64, u64, u64)>,
 }
 
 /// The streaming detector.
@@ -94,6 +100,7 @@ pub struct Engine<W: Write> {
     detections: Vec<u64>,
     finished_pass: Option<PassStats>,
     tap: Option<Tap>,
+    caches: Vec<ScoreCache>,
 }
 
 /// Sees every scored row: model index, row context, the record, the class probabilities.
@@ -131,7 +138,18 @@ impl<W: Write> Engine<W> {
             table.set_update_interval(config.update_ns);
         }
         let n = models.len();
+        let caches = models
+            .iter()
+            .map(|m| {
+                ScoreCache::new(
+                    &m.file.model,
+                    m.file.feature_names.len(),
+                    config.score_cache,
+                )
+            })
+            .collect();
         Ok(Engine {
+            caches,
             observer: Observer::new(&config.alerts.findings),
             alerts: AlertWriter::new(out, config.alerts),
             models,
@@ -300,6 +318,12 @@ impl<W: Write> Engine<W> {
             refused_cells: refused,
             unattributed_findings: self.observer.unattributed_findings,
             pass: self.finished_pass.unwrap_or_default(),
+            score_cache: self
+                .models
+                .iter()
+                .zip(&self.caches)
+                .map(|(m, c)| (m.name.clone(), c.hits, c.misses, c.clears))
+                .collect(),
         }
     }
 
@@ -342,6 +366,7 @@ impl<W: Write> Engine<W> {
             alerts,
             detections,
             tap,
+            caches,
             ..
         } = self;
         for sink in [packet, uniflow, biflow, mqttset].into_iter().flatten() {
@@ -353,7 +378,10 @@ impl<W: Write> Engine<W> {
                 let model = &models[batch.model];
                 let records = Matrix::new(n, batch.n_features, std::mem::take(&mut batch.data))
                     .map_err(|e| io::Error::other(e.to_string()))?;
-                let proba = model.predict_proba(&records).map_err(io::Error::other)?;
+                let cache = &mut caches[batch.model];
+                let proba = cache
+                    .predict(&model.file.model, &records)
+                    .map_err(io::Error::other)?;
                 for (i, ctx) in batch.ctx.iter().enumerate() {
                     let p = proba.row(i);
                     if let Some(tap) = tap.as_mut() {
@@ -380,7 +408,12 @@ impl<W: Write> Engine<W> {
                         continue;
                     };
                     let top = model
-                        .top_contributions(records.row(i), class, alerts.config().top_features)
+                        .top_contributions(
+                            records.row(i),
+                            class,
+                            alerts.config().top_features,
+                            cache,
+                        )
                         .into_iter()
                         .map(|(j, v, c)| (model.file.feature_names[j].as_str(), v, c))
                         .collect();

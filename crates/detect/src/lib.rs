@@ -17,6 +17,7 @@ pub mod bpf;
 pub mod engine;
 #[cfg(target_os = "linux")]
 pub mod live;
+pub mod memo;
 pub mod model;
 pub mod observer;
 pub mod sink;

@@ -111,6 +111,7 @@ impl LoadedModel {
         record: &[f32],
         class: usize,
         top: usize,
+        cache: &mut crate::memo::ScoreCache,
     ) -> Vec<(usize, f32, f32)> {
         let d = record.len();
         if top == 0 || d == 0 {
@@ -132,7 +133,7 @@ impl LoadedModel {
         let Ok(m) = Matrix::new(d + 1, d, data) else {
             return Vec::new();
         };
-        let Ok(p) = self.predict_proba(&m) else {
+        let Ok(p) = cache.predict(&self.file.model, &m) else {
             return Vec::new();
         };
         let base = p.get(0, class);

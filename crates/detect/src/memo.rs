@@ -1,0 +1,202 @@
+//! Memoised scoring. Most packets' rows repeat (bare ACKs, a sensor's identical PUBLISH
+//! shapes), and a tree model's output depends on a row only through which side of each split
+//! threshold every feature falls: for each feature, the number of the model's thresholds below
+//! the value (the interval it lies in) decides every comparison `value <= threshold` of every
+//! tree. So rows with the same interval per feature get the same class probabilities, exactly.
+//! The cache keys tree models (decision tree, random forest) by those interval numbers and any
+//! other model by the row's exact bits; it is bounded (cleared when full, counted) and exact —
+//! a hit returns what the model would have computed.
+
+use std::collections::HashMap;
+
+use mqtt_ids_learn::{Classifier, Matrix, Model};
+
+/// Key of a NaN value: no threshold comparison is true for it (it goes right everywhere).
+const NAN_KEY: u32 = u32::MAX;
+
+/// A bounded cache of one model's class probabilities.
+pub struct ScoreCache {
+    /// Of a tree model: the features some split tests, each with its sorted distinct
+    /// thresholds (the others never change the output and are left out of the key); `None`:
+    /// the key is the exact row.
+    cuts: Option<Vec<(usize, Vec<f32>)>>,
+    map: HashMap<Box<[u32]>, Box<[f32]>, foldhash::fast::FixedState>,
+    cap: usize,
+    key: Vec<u32>,
+    /// Rows answered from the cache.
+    pub hits: u64,
+    /// Rows the model computed.
+    pub misses: u64,
+    /// Times the cache was full and emptied.
+    pub clears: u64,
+}
+
+impl ScoreCache {
+    /// A cache of at most `cap` rows for `model` (0: no caching).
+    pub fn new(model: &Model, n_features: usize, cap: usize) -> ScoreCache {
+        let trees: Vec<&mqtt_ids_learn::tree::Tree> = match model {
+            Model::Rf(f) => f.trees.iter().collect(),
+            Model::Dt(t) => vec![&t.tree],
+            _ => Vec::new(),
+        };
+        let cuts = (!trees.is_empty()).then(|| {
+            let mut cuts = vec![Vec::new(); n_features];
+            for t in trees {
+                for n in t.nodes.iter().filter(|n| n.left != 0) {
+                    if let Some(c) = cuts.get_mut(n.feature as usize) {
+                        c.push(n.threshold);
+                    }
+                }
+            }
+            cuts.into_iter()
+                .enumerate()
+                .filter(|(_, c)| !c.is_empty())
+                .map(|(j, mut c)| {
+                    c.sort_by(f32::total_cmp);
+                    c.dedup();
+                    (j, c)
+                })
+                .collect()
+        });
+        ScoreCache {
+            cuts,
+            map: HashMap::default(),
+            cap,
+            key: Vec::with_capacity(n_features),
+            hits: 0,
+            misses: 0,
+            clears: 0,
+        }
+    }
+
+    /// Whether the key is the tree intervals (else the exact row).
+    pub fn by_intervals(&self) -> bool {
+        self.cuts.is_some()
+    }
+
+    fn make_key(cuts: &Option<Vec<(usize, Vec<f32>)>>, row: &[f32], key: &mut Vec<u32>) {
+        key.clear();
+        match cuts {
+            Some(cuts) => key.extend(cuts.iter().map(|(j, c)| {
+                let v = row.get(*j).copied().unwrap_or(f32::NAN);
+                if v.is_nan() {
+                    NAN_KEY
+                } else {
+                    // Thresholds t with t < v: every `v <= t` test is false for them and true
+                    // for the rest.
+                    c.partition_point(|&t| t < v) as u32
+                }
+            })),
+            None => key.extend(row.iter().map(|v| {
+                if v.is_nan() {
+                    NAN_KEY
+                } else {
+                    // -0.0 and 0.0 compare equal everywhere.
+                    (v + 0.0).to_bits()
+                }
+            })),
+        }
+    }
+
+    /// Class probabilities of `records`, from the cache where it can.
+    pub fn predict(&mut self, model: &Model, records: &Matrix) -> Result<Matrix, String> {
+        let proba = |m: &Matrix| model.predict_proba(m).map_err(|e| e.to_string());
+        if self.cap == 0 {
+            self.misses += records.n_rows() as u64;
+            return proba(records);
+        }
+        let n = records.n_rows();
+        let k = model.classes().len();
+        let mut out = Matrix::zeros(n, k);
+        let mut missed: Vec<usize> = Vec::new();
+        for i in 0..n {
+            Self::make_key(&self.cuts, records.row(i), &mut self.key);
+            match self.map.get(self.key.as_slice()) {
+                Some(p) => out.row_mut(i).copy_from_slice(p),
+                None => missed.push(i),
+            }
+        }
+        self.hits += (n - missed.len()) as u64;
+        self.misses += missed.len() as u64;
+        if missed.is_empty() {
+            return Ok(out);
+        }
+        let d = records.n_cols();
+        let mut data = Vec::with_capacity(missed.len() * d);
+        for &i in &missed {
+            data.extend_from_slice(records.row(i));
+        }
+        let miss = Matrix::new(missed.len(), d, data).map_err(|e| e.to_string())?;
+        let proba = proba(&miss)?;
+        for (j, &i) in missed.iter().enumerate() {
+            let p = proba.row(j);
+            out.row_mut(i).copy_from_slice(p);
+            if self.map.len() >= self.cap {
+                self.map.clear();
+                self.clears += 1;
+            }
+            Self::make_key(&self.cuts, records.row(i), &mut self.key);
+            self.map
+                .insert(self.key.as_slice().into(), p.to_vec().into_boxed_slice());
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mqtt_ids_learn::{Dataset, ModelParams};
+
+    /// A forest on a small noisy table: cached answers equal the model's for rows that share
+    /// intervals but differ in value, for NaN, and after the cache was cleared.
+    #[test]
+    fn cached_probabilities_equal_the_models() {
+        let mut data = Vec::new();
+        let mut y = Vec::new();
+        let mut s = 7u64;
+        let mut next = || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 40) as f32 / (1u64 << 24) as f32
+        };
+        for i in 0..600 {
+            let (a, b, c) = (next() * 10.0, next() * 3.0, (i % 5) as f32);
+            data.extend_from_slice(&[a, b, c]);
+            y.push(usize::from(a + b > 6.0) + usize::from(c > 2.0 && next() > 0.3));
+        }
+        let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let classes: Vec<String> = ["x", "y", "z"].iter().map(|s| s.to_string()).collect();
+        let ds = Dataset::new(Matrix::new(600, 3, data).unwrap(), y, classes, names).unwrap();
+        for params in [
+            ModelParams::from_name("rf", None).unwrap(),
+            ModelParams::from_name("nb", None).unwrap(),
+        ] {
+            let model = params.fit(&ds).unwrap();
+            let mut cache = ScoreCache::new(&model, 3, 50);
+            assert_eq!(cache.by_intervals(), matches!(params, ModelParams::Rf(_)));
+            let mut rows = Vec::new();
+            for _ in 0..400 {
+                rows.extend_from_slice(&[next() * 10.0, next() * 3.0, (next() * 5.0).floor()]);
+            }
+            rows.extend_from_slice(&[f32::NAN, 1.0, 2.0, 5.0, f32::NAN, 0.0, -0.0, 0.0, 4.0]);
+            let m = Matrix::new(403, 3, rows).unwrap();
+            let want = Classifier::predict_proba(&model, &m).unwrap();
+            for _ in 0..3 {
+                let got = cache.predict(&model, &m).unwrap();
+                // Bit for bit (Gaussian NB answers NaN for a NaN feature, NaN != NaN).
+                let same = |a: &[f32], b: &[f32]| {
+                    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+                };
+                assert!(same(got.as_slice(), want.as_slice()), "{params:?}");
+            }
+            assert!(
+                cache.hits > 0 && cache.clears > 0,
+                "{} {}",
+                cache.hits,
+                cache.clears
+            );
+        }
+    }
+}

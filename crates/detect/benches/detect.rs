@@ -96,10 +96,8 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let path = mqtt_ids_capture::replicate::mqttset_bench_capture(
-        "extract-mqttset-1m.pcapng",
-        1_000_000,
-    );
+    let path =
+        mqtt_ids_capture::replicate::mqttset_bench_capture("extract-mqttset-1m.pcapng", 1_000_000);
     let data = mqttset_dir().expect("the benchmark needs ../shared/data/mqttset-train");
     let dir = temp_dir("bench");
     let captures: Vec<(PathBuf, &str)> = [
@@ -132,9 +130,9 @@ fn main() {
     eprintln!("{}", rows[0]);
     for model in &models {
         for cache in [1 << 16, 0] {
-            let (w, c, (packets, alerts, hits, misses)) =
-                time(3, || detect(&path, model, cache));
-            let row = format!(
+            let (w, c, (packets, alerts, hits, misses)) = time(3, || detect(&path, model, cache));
+            let row =
+                format!(
                 "| detect, 100-tree {} {} | {w:.3} | {c:.3} | {:.2} M | {:.1}× | {alerts} | {} |",
                 model.name,
                 if cache > 0 { "with score cache" } else { "no cache" },

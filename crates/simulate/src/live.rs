@@ -107,9 +107,10 @@ pub fn run(
     progress: &mut dyn FnMut(&str),
 ) -> Result<LiveReport, String> {
     check_target(&options.broker)?;
-    if !(options.duration > 0.0 && options.duration <= MAX_SECONDS)
-        || !(0.0..=MAX_SECONDS).contains(&options.lead_in)
-    {
+    let bounded = options.duration > 0.0
+        && options.duration <= MAX_SECONDS
+        && (0.0..=MAX_SECONDS).contains(&options.lead_in);
+    if !bounded {
         return Err(format!(
             "--duration must be in (0, {MAX_SECONDS}] seconds and the lead-in within [0, {MAX_SECONDS}]"
         ));

@@ -65,6 +65,7 @@ fn host(name: &str, ip: [u8; 4], os: Os) -> HostSpec {
         link: LinkSpec::default(),
         ack_delay_ms: 40.0,
         app_latency_ms: 0.04,
+        stack_delay: Default::default(),
     }
 }
 

@@ -33,7 +33,9 @@ pub mod wire;
 
 pub use attacks::AttackKind;
 pub use encode::MqttVersion;
-pub use scenario::{AttackSpec, CaptureSpec, HostSpec, Scenario, SensorSpec, UdpStreamSpec};
+pub use scenario::{
+    AttackSpec, CaptureSpec, HostSpec, Scenario, SensorSpec, StackDelaySpec, UdpStreamSpec,
+};
 pub use sim::{AttackReport, CaptureReport};
 
 /// Capture file format.

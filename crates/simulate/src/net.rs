@@ -109,6 +109,9 @@ pub struct Host {
     /// Application processing latency before a reply leaves.
     pub app_latency_ns: i64,
     raw_observer: Option<AppId>,
+    stack_rng: ChaCha8Rng,
+    /// Stack delay: median ns, sigma of its logarithm, cap ns.
+    stack_delay: (f64, f64, i64),
     icmp_tokens: HashMap<Ipv4Addr, (i64, i64)>,
 }
 
@@ -132,6 +135,8 @@ pub struct HostParams {
     pub ack_delay_ns: i64,
     /// Application latency.
     pub app_latency_ns: i64,
+    /// Per-packet stack delay (log-normal): median ns, sigma of its logarithm, cap ns.
+    pub stack_delay_ns: (f64, f64, i64),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -424,6 +429,8 @@ impl Net {
             ts_offset: rng.next_u32(),
             ack_delay_ns: p.ack_delay_ns,
             app_latency_ns: p.app_latency_ns,
+            stack_rng: rng.fork(),
+            stack_delay: p.stack_delay_ns,
             raw_observer: None,
             icmp_tokens: HashMap::new(),
         });
@@ -626,7 +633,15 @@ impl Net {
         pkt: Option<Pkt>,
     ) {
         let h = &mut self.hosts[src];
-        let t = at.max(h.nic_free);
+        // The host's stack delay, then its one transmit queue: a packet never leaves before one
+        // handed over earlier, whatever their delays, so streams keep their order.
+        let (median, sigma, cap) = h.stack_delay;
+        let stack = if median > 0.0 {
+            ((median * (sigma * h.stack_rng.normal()).exp()) as i64).clamp(0, cap)
+        } else {
+            0
+        };
+        let t = (at + stack).max(h.nic_free);
         h.nic_free = t + (frame.len() as i64 + 24) * h.ps_per_byte / 1000;
         let lost_src = h.loss > 0.0 && h.loss_rng.unit() < h.loss;
         if lost_src {

@@ -29,6 +29,8 @@ pub trait Rand {
     fn unit(&mut self) -> f64;
     /// Uniform in `lo..=hi`.
     fn range(&mut self, lo: u64, hi: u64) -> u64;
+    /// Standard normal (Box-Muller).
+    fn normal(&mut self) -> f64;
     /// A new independent stream seeded from this one.
     fn fork(&mut self) -> ChaCha8Rng;
     /// 32 random bits.
@@ -54,6 +56,11 @@ impl Rand for ChaCha8Rng {
         } else {
             lo + self.below(hi - lo + 1)
         }
+    }
+    fn normal(&mut self) -> f64 {
+        let u1 = 1.0 - self.unit();
+        let u2 = self.unit();
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
     }
     fn fork(&mut self) -> ChaCha8Rng {
         ChaCha8Rng::seed_from_u64(RngCore::next_u64(self))

@@ -239,6 +239,11 @@ pub fn run_capture(
                 bandwidth_bps: (h.link.bandwidth_mbps * 1e6) as u64,
                 ack_delay_ns: (h.ack_delay_ms * 1e6) as i64,
                 app_latency_ns: (h.app_latency_ms * 1e6) as i64,
+                stack_delay_ns: (
+                    h.stack_delay.median_us * 1e3,
+                    h.stack_delay.sigma,
+                    (h.stack_delay.max_us * 1e3) as i64,
+                ),
             },
             &mut r,
         );

@@ -43,6 +43,7 @@ struct Pkt {
     icmp: Option<(u8, u8)>,
     ttl: u8,
     window: u16,
+    seq: u32,
 }
 
 fn packets(path: &Path) -> Vec<Pkt> {
@@ -67,6 +68,7 @@ fn packets(path: &Path) -> Vec<Pkt> {
             icmp: None,
             ttl: ip.ttl,
             window: 0,
+            seq: 0,
         };
         match p.transport {
             Transport::Tcp {
@@ -74,12 +76,14 @@ fn packets(path: &Path) -> Vec<Pkt> {
                 dst_port,
                 flags,
                 window,
+                seq,
                 ..
             } => {
                 pk.sport = src_port;
                 pk.dport = dst_port;
                 pk.tcp_flags = Some(flags.0);
                 pk.window = window;
+                pk.seq = seq;
             }
             Transport::Udp {
                 src_port, dst_port, ..
@@ -496,4 +500,74 @@ fn tshark_reads_every_capture_and_counts_the_messages_sent() {
         }
         assert_eq!(by_type, sent, "{}", c.name);
     }
+}
+
+/// SYN to SYN-ACK gaps at the capture point (ns), and whether every TCP direction's sequence
+/// numbers only go forward (no segment reordered; the scenario is lossless, so no
+/// retransmission either).
+fn handshake_gaps_and_order(s: &Scenario, name: &str) -> (Vec<i64>, bool) {
+    let r = run(s, &opts(3, 60.0), name);
+    let pk = packets(&r.captures[0].capture);
+    let mut syn_at = HashMap::new();
+    let mut gaps = Vec::new();
+    let mut last_seq: HashMap<(Ipv4Addr, u16, Ipv4Addr, u16), u32> = HashMap::new();
+    let mut in_order = true;
+    for p in &pk {
+        let Some(fl) = p.tcp_flags else { continue };
+        let key = (p.src, p.sport, p.dst, p.dport);
+        if fl & 0x12 == 0x02 {
+            syn_at.insert(key, p.ts);
+        } else if fl & 0x12 == 0x12 {
+            if let Some(t) = syn_at.remove(&(p.dst, p.dport, p.src, p.sport)) {
+                gaps.push(p.ts - t);
+            }
+        }
+        if fl & 0x04 == 0 {
+            if let Some(&prev) = last_seq.get(&key) {
+                in_order &= (p.seq.wrapping_sub(prev) as i32) >= 0;
+            }
+            last_seq.insert(key, p.seq);
+        }
+    }
+    (gaps, in_order)
+}
+
+#[test]
+fn stack_delay_varies_timings_and_keeps_streams_in_order() {
+    let (gaps, in_order) = handshake_gaps_and_order(&lossless(), "h-stack-on");
+    assert!(in_order, "a TCP segment left before one sent earlier");
+    assert!(gaps.len() >= 20, "only {} handshakes", gaps.len());
+    let distinct: HashSet<i64> = gaps.iter().copied().collect();
+    assert!(
+        distinct.len() * 10 >= gaps.len() * 9,
+        "{} distinct SYN/SYN-ACK gaps in {}",
+        distinct.len(),
+        gaps.len()
+    );
+    // The responder's stack delay is log-normal with a 100 µs median: the gaps' median is the
+    // links' 2 x 0.1 ms plus about that (a sample median: wide bounds).
+    let mut sorted = gaps.clone();
+    sorted.sort_unstable();
+    let median = sorted[sorted.len() / 2];
+    assert!(
+        (250_000..=400_000).contains(&median),
+        "median SYN/SYN-ACK gap {median} ns"
+    );
+
+    let mut off = lossless();
+    for h in &mut off.hosts {
+        h.stack_delay.median_us = 0.0;
+    }
+    let (gaps, in_order) = handshake_gaps_and_order(&off, "h-stack-off");
+    assert!(in_order);
+    let distinct: HashSet<i64> = gaps.iter().copied().collect();
+    // Without it the gap is the links' fixed 200 µs, except behind another packet in the
+    // broker's transmit queue.
+    let fixed = gaps.iter().filter(|&&g| g == 200_000).count();
+    assert!(
+        fixed * 10 >= gaps.len() * 8,
+        "without stack delay {fixed} of {} gaps are 200 µs ({} distinct)",
+        gaps.len(),
+        distinct.len()
+    );
 }

@@ -64,7 +64,26 @@ MQTT_SESSION = frames(
     ip4(C, (10, 0, 0, 3), 17, struct.pack(">HHHH", 5353, 5353, 12, 0) + b"dns!"),
 )
 
+def ring_block(frames):
+    """A TPACKET_V3 block as the kernel lays it out (little-endian host): descriptor (num_pkts at
+    12, offset_to_first_pkt at 16), then per packet a tpacket3_hdr (tp_next_offset, tp_sec,
+    tp_nsec, tp_snaplen, tp_len, tp_status, tp_mac, ...), sockaddr_ll (sll_pkttype at +10) and
+    the frame at tp_mac = 80; `frames` are (bytes, pkttype)."""
+    out = bytearray(48)
+    struct.pack_into("<II", out, 12, len(frames), 48)
+    for i, (frame, pkttype) in enumerate(frames):
+        total = -(-(80 + len(frame)) // 16) * 16
+        hdr = bytearray(total)
+        nxt = total if i + 1 < len(frames) else 0
+        struct.pack_into("<IIIIIIHH", hdr, 0, nxt, 1_600_000_000, i, len(frame), len(frame), 1, 80, 80)
+        hdr[48 + 10] = pkttype
+        hdr[80:80 + len(frame)] = frame
+        out += hdr
+    return bytes(out)
+
+
 seeds = {
+    "ring_block/two-packets-loopback": b"\x01" + ring_block([(ETH, 0), (ETH, 4), (ETH[:40], 0)]),
     "capture_read/eth.pcap": pcap(1, [ETH, ETH[:30]]),
     "capture_read/sll-be-nsec.pcap": pcap(113, [SLL], 0xA1B23C4D, ">"),
     "capture_read/raw.pcap": pcap(101, [IP_TCP]),

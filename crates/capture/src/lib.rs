@@ -14,6 +14,7 @@ pub mod linktype;
 pub mod reader;
 #[doc(hidden)]
 pub mod replicate;
+pub mod ring;
 pub mod summary;
 pub mod time;
 pub mod writer;

@@ -20,6 +20,8 @@ pub struct ScoreCache {
     /// thresholds (the others never change the output and are left out of the key); `None`:
     /// the key is the exact row.
     cuts: Option<Vec<(usize, Vec<f32>)>>,
+    /// Per feature, its entry in `cuts` (tree models).
+    position: Vec<Option<usize>>,
     map: HashMap<Box<[u32]>, Box<[f32]>, foldhash::fast::FixedState>,
     cap: usize,
     key: Vec<u32>,
@@ -39,7 +41,7 @@ impl ScoreCache {
             Model::Dt(t) => vec![&t.tree],
             _ => Vec::new(),
         };
-        let cuts = (!trees.is_empty()).then(|| {
+        let cuts: Option<Vec<(usize, Vec<f32>)>> = (!trees.is_empty()).then(|| {
             let mut cuts = vec![Vec::new(); n_features];
             for t in trees {
                 for n in t.nodes.iter().filter(|n| n.left != 0) {
@@ -58,8 +60,15 @@ impl ScoreCache {
                 })
                 .collect()
         });
+        let mut position: Vec<Option<usize>> = vec![None; n_features];
+        if let Some(c) = &cuts {
+            for (i, (j, _)) in c.iter().enumerate() {
+                position[*j] = Some(i);
+            }
+        }
         ScoreCache {
             cuts,
+            position,
             map: HashMap::default(),
             cap,
             key: Vec::with_capacity(n_features),
@@ -72,6 +81,27 @@ impl ScoreCache {
     /// Whether the key is the tree intervals (else the exact row).
     pub fn by_intervals(&self) -> bool {
         self.cuts.is_some()
+    }
+
+    /// Whether setting feature `j` from `a` to `b` can change the model's output: for a tree
+    /// model, only when some split on `j` separates the two values (never for a feature no
+    /// split tests); for other models, whenever the values differ.
+    pub fn may_change(&self, j: usize, a: f32, b: f32) -> bool {
+        let Some(cuts) = &self.cuts else {
+            return (a + 0.0).to_bits() != (b + 0.0).to_bits();
+        };
+        let Some(Some(i)) = self.position.get(j) else {
+            return false;
+        };
+        let c = &cuts[*i].1;
+        let interval = |v: f32| {
+            if v.is_nan() {
+                NAN_KEY as usize
+            } else {
+                c.partition_point(|&t| t < v)
+            }
+        };
+        interval(a) != interval(b)
     }
 
     fn make_key(cuts: &Option<Vec<(usize, Vec<f32>)>>, row: &[f32], key: &mut Vec<u32>) {

@@ -123,23 +123,29 @@ impl LoadedModel {
             .encoding
             .as_ref()
             .map_or(0.0, |e| e.missing_value);
-        let mut data = Vec::with_capacity((d + 1) * d);
+        // Only the features whose occlusion can change the output are scored (for a tree
+        // model: those a split separates from the missing value); the others contribute 0.
+        let changed: Vec<usize> = (0..d)
+            .filter(|&j| record[j] != missing && cache.may_change(j, record[j], missing))
+            .collect();
+        let mut data = Vec::with_capacity((changed.len() + 1) * d);
         data.extend_from_slice(record);
-        for j in 0..d {
+        for &j in &changed {
             let start = data.len();
             data.extend_from_slice(record);
             data[start + j] = missing;
         }
-        let Ok(m) = Matrix::new(d + 1, d, data) else {
+        let Ok(m) = Matrix::new(changed.len() + 1, d, data) else {
             return Vec::new();
         };
         let Ok(p) = cache.predict(&self.file.model, &m) else {
             return Vec::new();
         };
         let base = p.get(0, class);
-        let mut out: Vec<(usize, f32, f32)> = (0..d)
-            .filter(|&j| record[j] != missing)
-            .map(|j| (j, record[j], base - p.get(j + 1, class)))
+        let mut out: Vec<(usize, f32, f32)> = changed
+            .iter()
+            .enumerate()
+            .map(|(k, &j)| (j, record[j], base - p.get(k + 1, class)))
             .filter(|&(_, _, c)| c.abs() > 1e-6)
             .collect();
         out.sort_by(|a, b| b.2.abs().total_cmp(&a.2.abs()));

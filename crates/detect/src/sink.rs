@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use mqtt_ids_features::sets::flows::FlowRows;
 use mqtt_ids_features::RowSink;
 use mqtt_ids_flows::{BiFlow, FlowKey, FlowSink, UniFlow};
-use mqtt_ids_learn::Cell;
+use mqtt_ids_learn::{Cell, ColumnUse};
 
 use crate::model::LoadedModel;
 
@@ -94,6 +94,10 @@ pub(crate) struct Batch {
     pub n_features: usize,
     /// Rows scored so far.
     pub scored: u64,
+    /// Per column, how this model reads it (the fast paths of numbers and absent cells).
+    uses: Vec<ColumnUse>,
+    /// The model's value of an absent cell.
+    missing: f32,
 }
 
 /// Rows of one feature set, for every model reading that set.
@@ -125,13 +129,16 @@ impl SetSink {
         let batches = which
             .iter()
             .map(|&m| {
-                let d = models[m].encoder.n_features();
+                let encoder = &models[m].encoder;
+                let d = encoder.n_features();
                 Batch {
                     model: m,
                     data: Vec::with_capacity(batch_rows * d),
                     ctx: Vec::with_capacity(batch_rows),
                     n_features: d,
                     scored: 0,
+                    uses: (0..n_cols).map(|j| encoder.column_use(j)).collect(),
+                    missing: encoder.missing_value(),
                 }
             })
             .collect();
@@ -204,15 +211,52 @@ impl Rows<'_, '_> {
             self.put(j, Cell::Text(&text));
             self.sink.number = text;
         } else {
-            self.put(j, Cell::Number(v));
+            // No model reads this column as text: a plain feature takes the number as the
+            // table reader does (`number_of`: finite as f32, else the missing value).
+            for b in &mut self.sink.batches {
+                match b.uses.get(j) {
+                    Some(ColumnUse::Plain(i)) => {
+                        let start = b.data.len() - b.n_features;
+                        b.data[start + i] = if v.is_finite() { v as f32 } else { b.missing };
+                    }
+                    Some(ColumnUse::Unused) | None => {}
+                    Some(_) => {
+                        let start = b.data.len() - b.n_features;
+                        let record = &mut b.data[start..];
+                        if self.models[b.model]
+                            .encoder
+                            .put(j, Cell::Number(v), record)
+                            .is_err()
+                        {
+                            self.sink.refused += 1;
+                        }
+                    }
+                }
+            }
         }
     }
 }
 
 impl RowSink for Rows<'_, '_> {
     fn null(&mut self) {
-        if let Some(j) = self.column() {
-            self.put(j, Cell::Missing);
+        let Some(j) = self.column() else {
+            return;
+        };
+        // An absent cell is the missing value in a plain or hashed feature (`number_of`,
+        // `hash_of`); one-hot columns go through the encoder.
+        for b in &mut self.sink.batches {
+            match b.uses.get(j) {
+                Some(ColumnUse::Plain(i) | ColumnUse::Hashed(i)) => {
+                    let start = b.data.len() - b.n_features;
+                    b.data[start + i] = b.missing;
+                }
+                Some(ColumnUse::Unused) | None => {}
+                Some(ColumnUse::OneHot) => {
+                    let start = b.data.len() - b.n_features;
+                    let record = &mut b.data[start..];
+                    let _ = self.models[b.model].encoder.put(j, Cell::Missing, record);
+                }
+            }
         }
     }
     fn uint(&mut self, v: u64) {

@@ -119,6 +119,24 @@ impl RowEncoder {
         matches!(self.slots.get(j), Some(Slot::Hash(_) | Slot::OneHot(_)))
     }
 
+    /// How column `j` is read, for callers that fill records without [`RowEncoder::put`]'s
+    /// dispatch: a plain numeric feature (`Plain(i)`: a finite number is the feature, anything
+    /// absent or non-finite the missing value), a hashed feature (`Hashed(i)`), one-hot
+    /// indicators, or unused.
+    pub fn column_use(&self, j: usize) -> ColumnUse {
+        match self.slots.get(j) {
+            None | Some(Slot::Unused) => ColumnUse::Unused,
+            Some(Slot::Number(i)) => ColumnUse::Plain(*i),
+            Some(Slot::Hash(i)) => ColumnUse::Hashed(*i),
+            Some(Slot::OneHot(_)) => ColumnUse::OneHot,
+        }
+    }
+
+    /// The value of an absent cell in a plain or hashed feature.
+    pub fn missing_value(&self) -> f32 {
+        self.options.missing_value
+    }
+
     /// Starts a record: clears its one-hot indicators (every other feature is written by its
     /// column).
     #[inline]
@@ -162,6 +180,19 @@ impl RowEncoder {
             }
         }
     }
+}
+
+/// How a column of the feature set is read ([`RowEncoder::column_use`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnUse {
+    /// No feature reads it.
+    Unused,
+    /// A numeric feature at this index.
+    Plain(usize),
+    /// A hashed text feature at this index.
+    Hashed(usize),
+    /// One-hot indicators.
+    OneHot,
 }
 
 /// What the producer of a feature table recorded about it (our `extract` output: the CSV's

@@ -60,7 +60,7 @@ mod gemm;
 mod parquet_table;
 
 pub use dataset::{Dataset, Matrix};
-pub use encode::{producer_of, Producer, RowEncoder};
+pub use encode::{producer_of, ColumnUse, Producer, RowEncoder};
 pub use error::{Error, Result};
 pub use estimator::{Model, ModelParams};
 pub use evaluate::{evaluate, evaluate_with_progress, Evaluation, Protocol};

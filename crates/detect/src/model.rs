@@ -128,17 +128,7 @@ impl LoadedModel {
         let changed: Vec<usize> = (0..d)
             .filter(|&j| record[j] != missing && cache.may_change(j, record[j], missing))
             .collect();
-        let mut data = Vec::with_capacity((changed.len() + 1) * d);
-        data.extend_from_slice(record);
-        for &j in &changed {
-            let start = data.len();
-            data.extend_from_slice(record);
-            data[start + j] = missing;
-        }
-        let Ok(m) = Matrix::new(changed.len() + 1, d, data) else {
-            return Vec::new();
-        };
-        let Ok(p) = cache.predict(&self.file.model, &m) else {
+        let Ok(p) = cache.occluded(&self.file.model, record, &changed, missing) else {
             return Vec::new();
         };
         let base = p.get(0, class);

@@ -15,7 +15,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let again = Scenario::from_toml(&scenario.to_toml()).expect("to_toml output parses");
-    assert_eq!(again.to_toml(), scenario.to_toml(), "round trip changed the scenario");
+    assert_eq!(
+        again.to_toml(),
+        scenario.to_toml(),
+        "round trip changed the scenario"
+    );
     let dir = std::env::temp_dir().join(format!("mqtt-ids-fuzz-scenario-{}", std::process::id()));
     let options = SimOptions {
         duration: Some(0.2),

@@ -7,7 +7,6 @@ use std::io::{self, Write};
 use std::net::IpAddr;
 
 use mqtt_ids_mqtt::FindingKind;
-use serde_json::{json, Map, Value};
 
 use crate::observer::ConnInfo;
 use crate::sink::RowCtx;
@@ -230,7 +229,8 @@ impl<W: Write> AlertWriter<W> {
     }
 
     /// Writes one admitted alert (`suppressed`: how many of its kind on this flow were held
-    /// back since the last one).
+    /// back since the last one). The JSON is written field by field into a reused buffer (no
+    /// value tree per alert); strings and numbers go through serde_json's own formatting.
     pub fn write(
         &mut self,
         ctx: &RowCtx,
@@ -238,31 +238,16 @@ impl<W: Write> AlertWriter<W> {
         suppressed: u64,
         conn: Option<&ConnInfo>,
     ) -> io::Result<()> {
-        let (signature, category, severity, ours) = match kind {
+        let (signature, category, severity) = match kind {
             AlertKind::Model {
                 model,
-                set,
                 class,
                 probability,
-                top,
+                ..
             } => (
                 format!("MQTT-IDS {class} detected by model {model}"),
                 category_of_class(class),
                 if *probability >= 0.9 { 1 } else { 2 },
-                json!({
-                    "source": "model",
-                    "model": model,
-                    "feature_set": set,
-                    "row": ctx.kind.name(),
-                    "class": class,
-                    "probability": round6(*probability),
-                    "top_features": top.iter().map(|(name, value, contribution)| json!({
-                        "name": name,
-                        "value": value,
-                        "contribution": round6(*contribution),
-                    })).collect::<Vec<_>>(),
-                    "suppressed": suppressed,
-                }),
             ),
             AlertKind::Finding(f) => (
                 format!("MQTT-IDS MQTT protocol anomaly: {}", f.name()),
@@ -278,64 +263,126 @@ impl<W: Write> AlertWriter<W> {
                 } else {
                     3
                 },
-                json!({
-                    "source": "finding",
-                    "finding": f.name(),
-                    "row": ctx.kind.name(),
-                    "suppressed": suppressed,
-                }),
             ),
         };
-        let mut event = Map::new();
-        event.insert("timestamp".into(), eve_timestamp(ctx.ts_ns).into());
-        event.insert("flow_id".into(), flow_id(ctx).into());
-        if let Some(i) = &self.config.interface {
-            event.insert("in_iface".into(), i.clone().into());
-        }
-        event.insert("event_type".into(), "alert".into());
-        event.insert("src_ip".into(), ctx.src.to_string().into());
-        event.insert("src_port".into(), ctx.src_port.into());
-        event.insert("dest_ip".into(), ctx.dst.to_string().into());
-        event.insert("dest_port".into(), ctx.dst_port.into());
-        event.insert(
-            "proto".into(),
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        let result = (|| -> serde_json::Result<()> {
+            let out = &mut line;
+            let key = |out: &mut Vec<u8>, first: bool, name: &str| {
+                if !first {
+                    out.push(b',');
+                }
+                out.push(b'"');
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b"\":");
+            };
+            out.push(b'{');
+            key(out, true, "timestamp");
+            serde_json::to_writer(&mut *out, &eve_timestamp(ctx.ts_ns))?;
+            key(out, false, "flow_id");
+            serde_json::to_writer(&mut *out, &flow_id(ctx))?;
+            if let Some(i) = &self.config.interface {
+                key(out, false, "in_iface");
+                serde_json::to_writer(&mut *out, i)?;
+            }
+            key(out, false, "event_type");
+            out.extend_from_slice(b"\"alert\"");
+            key(out, false, "src_ip");
+            serde_json::to_writer(&mut *out, &ctx.src.to_string())?;
+            key(out, false, "src_port");
+            serde_json::to_writer(&mut *out, &ctx.src_port)?;
+            key(out, false, "dest_ip");
+            serde_json::to_writer(&mut *out, &ctx.dst.to_string())?;
+            key(out, false, "dest_port");
+            serde_json::to_writer(&mut *out, &ctx.dst_port)?;
+            key(out, false, "proto");
             match ctx.proto {
-                6 => "TCP".into(),
-                17 => "UDP".into(),
-                p => Value::from(p.to_string()),
-            },
-        );
-        if conn.is_some() {
-            event.insert("app_proto".into(), "mqtt".into());
-        }
-        event.insert(
-            "alert".into(),
-            json!({
-                "action": "allowed",
-                "gid": 1,
-                "signature_id": signature_id(kind),
-                "rev": 1,
-                "signature": signature,
-                "category": category,
-                "severity": severity,
-            }),
-        );
-        if let Some(c) = conn {
-            event.insert(
-                "mqtt".into(),
-                json!({
-                    "client_id": c.client_id,
-                    "last_messages": c.last_messages(),
-                }),
-            );
-        }
-        event.insert("mqtt_ids".into(), ours);
-        self.line.clear();
-        serde_json::to_writer(&mut self.line, &Value::Object(event))?;
-        self.line.push(b'\n');
+                6 => out.extend_from_slice(b"\"TCP\""),
+                17 => out.extend_from_slice(b"\"UDP\""),
+                p => serde_json::to_writer(&mut *out, &p.to_string())?,
+            }
+            if conn.is_some() {
+                key(out, false, "app_proto");
+                out.extend_from_slice(b"\"mqtt\"");
+            }
+            key(out, false, "alert");
+            out.extend_from_slice(b"{\"action\":\"allowed\",\"gid\":1,\"signature_id\":");
+            serde_json::to_writer(&mut *out, &signature_id(kind))?;
+            out.extend_from_slice(b",\"rev\":1,\"signature\":");
+            serde_json::to_writer(&mut *out, &signature)?;
+            out.extend_from_slice(b",\"category\":");
+            serde_json::to_writer(&mut *out, category)?;
+            out.extend_from_slice(b",\"severity\":");
+            serde_json::to_writer(&mut *out, &severity)?;
+            out.push(b'}');
+            if let Some(c) = conn {
+                key(out, false, "mqtt");
+                out.extend_from_slice(b"{\"client_id\":");
+                serde_json::to_writer(&mut *out, &c.client_id)?;
+                out.extend_from_slice(b",\"last_messages\":");
+                serde_json::to_writer(&mut *out, &c.last_messages())?;
+                out.push(b'}');
+            }
+            key(out, false, "mqtt_ids");
+            match kind {
+                AlertKind::Model {
+                    model,
+                    set,
+                    class,
+                    probability,
+                    top,
+                } => {
+                    out.extend_from_slice(b"{\"source\":\"model\",\"model\":");
+                    serde_json::to_writer(&mut *out, model)?;
+                    out.extend_from_slice(b",\"feature_set\":");
+                    serde_json::to_writer(&mut *out, set)?;
+                    out.extend_from_slice(b",\"row\":");
+                    serde_json::to_writer(&mut *out, ctx.kind.name())?;
+                    out.extend_from_slice(b",\"class\":");
+                    serde_json::to_writer(&mut *out, class)?;
+                    out.extend_from_slice(b",\"probability\":");
+                    serde_json::to_writer(&mut *out, &round6(*probability))?;
+                    out.extend_from_slice(b",\"top_features\":[");
+                    for (i, (name, value, contribution)) in top.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        out.extend_from_slice(b"{\"name\":");
+                        serde_json::to_writer(&mut *out, name)?;
+                        out.extend_from_slice(b",\"value\":");
+                        serde_json::to_writer(&mut *out, value)?;
+                        out.extend_from_slice(b",\"contribution\":");
+                        serde_json::to_writer(&mut *out, &round6(*contribution))?;
+                        out.push(b'}');
+                    }
+                    out.extend_from_slice(b"],\"suppressed\":");
+                    serde_json::to_writer(&mut *out, &suppressed)?;
+                    out.push(b'}');
+                }
+                AlertKind::Finding(f) => {
+                    out.extend_from_slice(b"{\"source\":\"finding\",\"finding\":");
+                    serde_json::to_writer(&mut *out, f.name())?;
+                    out.extend_from_slice(b",\"row\":");
+                    serde_json::to_writer(&mut *out, ctx.kind.name())?;
+                    out.extend_from_slice(b",\"suppressed\":");
+                    serde_json::to_writer(&mut *out, &suppressed)?;
+                    out.push(b'}');
+                }
+            }
+            out.extend_from_slice(b"}\n");
+            Ok(())
+        })();
+        self.line = line;
+        result?;
         self.out.write_all(&self.line)?;
         self.counts.written += 1;
-        *self.by_signature.entry(signature).or_insert(0) += 1;
+        match self.by_signature.get_mut(&signature) {
+            Some(n) => *n += 1,
+            None => {
+                self.by_signature.insert(signature, 1);
+            }
+        }
         Ok(())
     }
 

@@ -634,39 +634,10 @@ impl Grower<'_> {
         if keyed.first().map(|k| k.0) == keyed.last().map(|k| k.0) {
             return false;
         }
-        let min_leaf = self.params.min_samples_leaf as f64;
-        let values = self.values;
-        let weight = |s: &[f64]| if values { s[1] } else { s.iter().sum() };
-        let w_total = weight(total);
-        let mut left = vec![0.0; self.width];
-        let mut right = vec![0.0; self.width];
-        let mut local: Option<((f64, f64), u8, usize)> = None;
-        let mut i = 0;
-        while i < keyed.len() {
-            let bin = keyed[i].0;
-            while i < keyed.len() && keyed[i].0 == bin {
-                self.add_position(o, keyed[i].1 as usize, &mut left);
-                i += 1;
-            }
-            if i == keyed.len() {
-                break;
-            }
-            let wl = weight(&left);
-            if wl < min_leaf {
-                continue;
-            }
-            if w_total - wl < min_leaf.max(1e-9) {
-                break;
-            }
-            for ((r, t), l) in right.iter_mut().zip(total).zip(&left) {
-                *r = t - l;
-            }
-            let score = self.split_score(&left, &right, wl, w_total - wl);
-            if local.is_none_or(|(best, _, _)| better(score, best)) {
-                local = Some((score, bin, i));
-            }
-        }
-        if let Some((score, bin, end)) = local {
+        let w_total = self.weight(total);
+        let local = self.best_cut(o, keyed, total, w_total);
+        if let Some((score, end)) = local {
+            let bin = keyed[end - 1].0;
             let gain = self.gain_of(parent_cost, w_total, score);
             if best.as_ref().is_none_or(|c| gain > c.gain) {
                 let mut left = vec![0.0; self.width];
@@ -683,6 +654,58 @@ impl Grower<'_> {
             }
         }
         true
+    }
+
+    /// Total weight of statistics `s` (Σ w for values, the class weights' sum for classes).
+    fn weight(&self, s: &[f64]) -> f64 {
+        if self.values {
+            s[1]
+        } else {
+            s.iter().sum()
+        }
+    }
+
+    /// The best cut of positions sorted by key (`keyed`: key, position; equal keys never
+    /// separated): its score and how many entries go left, or `None` when no cut leaves
+    /// `min_samples_leaf` on both sides. Shared by the bin-sorted and the exact scans.
+    fn best_cut<K: Copy + PartialEq>(
+        &self,
+        o: &Ordered,
+        keyed: &[(K, u32)],
+        total: &[f64],
+        w_total: f64,
+    ) -> Option<((f64, f64), usize)> {
+        let min_leaf = self.params.min_samples_leaf as f64;
+        let mut left = vec![0.0; self.width];
+        let mut right = vec![0.0; self.width];
+        let mut local: Option<((f64, f64), usize)> = None;
+        let mut i = 0;
+        while i < keyed.len() {
+            let key = keyed[i].0;
+            // For f32 keys -0.0 and 0.0 are one value, as for `<=`.
+            while i < keyed.len() && keyed[i].0 == key {
+                self.add_position(o, keyed[i].1 as usize, &mut left);
+                i += 1;
+            }
+            if i == keyed.len() {
+                break;
+            }
+            let wl = self.weight(&left);
+            if wl < min_leaf {
+                continue;
+            }
+            if w_total - wl < min_leaf.max(1e-9) {
+                break;
+            }
+            for ((r, t), l) in right.iter_mut().zip(total).zip(&left) {
+                *r = t - l;
+            }
+            let score = self.split_score(&left, &right, wl, w_total - wl);
+            if local.is_none_or(|(best, _)| better(score, best)) {
+                local = Some((score, i));
+            }
+        }
+        local
     }
 
     /// Best exact split of feature `f` for positions `start..end`: every threshold halfway
@@ -713,39 +736,8 @@ impl Grower<'_> {
         if keyed.first().map(|k| k.0) == keyed.last().map(|k| k.0) {
             return false;
         }
-        let min_leaf = self.params.min_samples_leaf as f64;
-        let values = self.values;
-        let weight = |s: &[f64]| if values { s[1] } else { s.iter().sum() };
-        let w_total = weight(total);
-        let mut left = vec![0.0; self.width];
-        let mut right = vec![0.0; self.width];
-        let mut local: Option<((f64, f64), usize)> = None;
-        let mut i = 0;
-        while i < keyed.len() {
-            let v = keyed[i].0;
-            // -0.0 and 0.0 are one value, as for `<=`.
-            while i < keyed.len() && keyed[i].0 == v {
-                self.add_position(o, keyed[i].1 as usize, &mut left);
-                i += 1;
-            }
-            if i == keyed.len() {
-                break;
-            }
-            let wl = weight(&left);
-            if wl < min_leaf {
-                continue;
-            }
-            if w_total - wl < min_leaf.max(1e-9) {
-                break;
-            }
-            for ((r, t), l) in right.iter_mut().zip(total).zip(&left) {
-                *r = t - l;
-            }
-            let score = self.split_score(&left, &right, wl, w_total - wl);
-            if local.is_none_or(|(best, _)| better(score, best)) {
-                local = Some((score, i));
-            }
-        }
+        let w_total = self.weight(total);
+        let local = self.best_cut(o, keyed, total, w_total);
         if let Some((score, end)) = local {
             let gain = self.gain_of(parent_cost, w_total, score);
             if best.as_ref().is_none_or(|c| gain > c.gain) {

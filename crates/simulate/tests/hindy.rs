@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::Command;
 
-use common::{have_tshark, read_capture, run, Seen};
+use common::{assert_deterministic, have_tshark, read_capture, run, Seen};
 use mqtt_ids_capture::{decode, open, ReaderOptions, Transport};
 use mqtt_ids_simulate::{AttackKind, CaptureReport, Scenario, SimOptions};
 
@@ -120,27 +120,7 @@ fn same_seed_same_bytes_other_seed_other_traffic() {
     let b = run(&s, &opts(7, 15.0), "h-det-b");
     let c = run(&s, &opts(8, 15.0), "h-det-c");
     assert_eq!(a.captures.len(), 5);
-    for ((x, y), z) in a.captures.iter().zip(&b.captures).zip(&c.captures) {
-        for (p, q) in [
-            (&x.capture, &y.capture),
-            (&x.truth, &y.truth),
-            (&x.connections, &y.connections),
-            (&x.labels, &y.labels),
-        ] {
-            assert_eq!(
-                std::fs::read(p).unwrap(),
-                std::fs::read(q).unwrap(),
-                "{} differs between two runs with one seed",
-                p.display()
-            );
-        }
-        assert_ne!(
-            std::fs::read(&x.capture).unwrap(),
-            std::fs::read(&z.capture).unwrap(),
-            "{}: seeds 7 and 8 gave the same capture",
-            x.name
-        );
-    }
+    assert_deterministic(&a, &b, &c);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{read_capture, run, Seen};
+use common::{assert_deterministic, read_capture, run, Seen};
 use mqtt_ids_simulate::{Format, Scenario, SimOptions};
 
 fn opts(seed: u64, secs: f64) -> SimOptions {
@@ -20,27 +20,7 @@ fn same_seed_same_bytes_other_seed_other_traffic() {
     let a = run(&s, &opts(7, 20.0), "det-a");
     let b = run(&s, &opts(7, 20.0), "det-b");
     let c = run(&s, &opts(8, 20.0), "det-c");
-    for ((x, y), z) in a.captures.iter().zip(&b.captures).zip(&c.captures) {
-        for (p, q) in [
-            (&x.capture, &y.capture),
-            (&x.truth, &y.truth),
-            (&x.connections, &y.connections),
-            (&x.labels, &y.labels),
-        ] {
-            assert_eq!(
-                std::fs::read(p).unwrap(),
-                std::fs::read(q).unwrap(),
-                "{} differs between two runs with one seed",
-                p.display()
-            );
-        }
-        assert_ne!(
-            std::fs::read(&x.capture).unwrap(),
-            std::fs::read(&z.capture).unwrap(),
-            "{}: seeds 7 and 8 gave the same capture",
-            x.name
-        );
-    }
+    assert_deterministic(&a, &b, &c);
 }
 
 #[test]

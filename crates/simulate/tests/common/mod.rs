@@ -135,3 +135,29 @@ pub fn have_tshark() -> bool {
     }
     ok
 }
+
+/// `a` and `b` (one seed) wrote byte-identical files; `c` (another seed) a different capture.
+pub fn assert_deterministic(a: &SimReport, b: &SimReport, c: &SimReport) {
+    assert_eq!(a.captures.len(), b.captures.len());
+    for ((x, y), z) in a.captures.iter().zip(&b.captures).zip(&c.captures) {
+        for (p, q) in [
+            (&x.capture, &y.capture),
+            (&x.truth, &y.truth),
+            (&x.connections, &y.connections),
+            (&x.labels, &y.labels),
+        ] {
+            assert_eq!(
+                std::fs::read(p).unwrap(),
+                std::fs::read(q).unwrap(),
+                "{} differs between two runs with one seed",
+                p.display()
+            );
+        }
+        assert_ne!(
+            std::fs::read(&x.capture).unwrap(),
+            std::fs::read(&z.capture).unwrap(),
+            "{}: the two seeds gave the same capture",
+            x.name
+        );
+    }
+}

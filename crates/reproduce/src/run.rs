@@ -666,6 +666,26 @@ fn model_run(model: &str, label: &str, preset: &str, e: Evaluation) -> ModelRun 
     }
 }
 
+/// Hindy et al.'s seven classifiers with their presets under `protocol` on one table, one
+/// progress step each from `*step` on.
+fn hindy_models(
+    table: &str,
+    ds: &Dataset,
+    protocol: &Protocol,
+    obs: Observer<'_>,
+    step: &mut u64,
+) -> Result<Vec<ModelRun>, String> {
+    let mut models = Vec::new();
+    for (model, label) in HINDY_MODELS {
+        let params = ModelParams::from_name(model, Some("hindy2020")).map_err(|e| e.to_string())?;
+        let message = format!("{table} {label}");
+        let e = evaluate_step(&params, ds, protocol, obs, *step, &message)?;
+        models.push(model_run(model, label, "hindy2020", e));
+        *step += 1;
+    }
+    Ok(models)
+}
+
 /// Evaluates one model, reporting split and fit progress as a fraction of step `step`.
 fn evaluate_step(
     params: &ModelParams,
@@ -737,15 +757,7 @@ fn run_hindy(
             ));
         }
         let deduped = mqtt_ids_learn::split::dedupe(&used).n_rows();
-        let mut models = Vec::new();
-        for (model, label) in HINDY_MODELS {
-            let params =
-                ModelParams::from_name(model, Some("hindy2020")).map_err(|e| e.to_string())?;
-            let message = format!("{} {label}", level.name());
-            let e = evaluate_step(&params, &used, protocol, obs, step, &message)?;
-            models.push(model_run(model, label, "hindy2020", e));
-            step += 1;
-        }
+        let models = hindy_models(level.name(), &used, protocol, obs, &mut step)?;
         levels.push(LevelRun {
             level: level.name().into(),
             table: table_info(files, &read, &used, deduped, "hindy2020"),
@@ -1069,15 +1081,7 @@ fn run_beyond_hindy(
                 config.seed
             ));
         }
-        let mut models = Vec::new();
-        for (model, label) in HINDY_MODELS {
-            let params =
-                ModelParams::from_name(model, Some("hindy2020")).map_err(|e| e.to_string())?;
-            let message = format!("{} {label}", set.name());
-            let e = evaluate_step(&params, &used, protocol, obs, step, &message)?;
-            models.push(model_run(model, label, "hindy2020", e));
-            step += 1;
-        }
+        let models = hindy_models(set.name(), &used, protocol, obs, &mut step)?;
         out.push(LevelRun {
             level: set.name().into(),
             table: table_info(files, &read, &used, used.n_rows(), "hindy2020"),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use mqtt_ids_capture::{Packet, Transport};
 use mqtt_ids_features::sets::flows::FlowRows;
-use mqtt_ids_features::{Labeler, Pass, PassParts, PassStats, SetKind};
+use mqtt_ids_features::{FrameOuts, Labeler, Pass, PassParts, PassStats, SetKind};
 use mqtt_ids_flows::{FlowConfig, FlowMode};
 use mqtt_ids_learn::Matrix;
 use mqtt_ids_mqtt::TrackerConfig;
@@ -29,6 +29,9 @@ pub struct DetectConfig {
     /// Interim rows of flows still running, every this long (packet clock); `None`: only when
     /// flows end.
     pub update_ns: Option<i64>,
+    /// Interim `session` rows of connections still open, every this long (packet clock);
+    /// `None`: only when connections end.
+    pub session_update_ns: Option<i64>,
     /// Rows scored together.
     pub batch_rows: usize,
     /// Rows waiting at most this long (wall clock) before they are scored, when the input is
@@ -52,6 +55,7 @@ impl Default for DetectConfig {
                 ..FlowConfig::default()
             },
             update_ns: Some(10_000_000_000),
+            session_update_ns: Some(DEFAULT_SESSION_UPDATE_NS),
             batch_rows: 1024,
             max_delay: Duration::from_millis(50),
             alerts: AlertConfig::default(),
@@ -59,6 +63,11 @@ impl Default for DetectConfig {
         }
     }
 }
+
+/// Default interval of interim `session` rows: one second of packet time, so a connection that
+/// stays open (SlowITe, a flood) is scored while it lasts; the connection state machine sweeps
+/// quiet connections once a second, so a shorter interval only adds rows on busy ones.
+pub const DEFAULT_SESSION_UPDATE_NS: i64 = 1_000_000_000;
 
 /// What a run did.
 #[derive(Clone, Debug, Default)]
@@ -75,7 +84,7 @@ pub struct Summary {
     pub refused_cells: u64,
     /// Findings that could not be tied to a packet (end of input) or overflowed.
     pub unattributed_findings: u64,
-    /// Tracker, flow table and mqttset counters.
+    /// Tracker, flow table, mqttset and context/session counters (the caps' drops among them).
     pub pass: PassStats,
     /// Per model: rows answered by the score cache, rows computed, times the cache was full.
     pub score_cache: Vec<(String, u64, u64, u64)>,
@@ -89,6 +98,8 @@ pub struct Engine<W: Write> {
     uniflow: Option<SetSink>,
     biflow: Option<SetSink>,
     mqttset: Option<SetSink>,
+    context: Option<SetSink>,
+    session: Option<SetSink>,
     observer: Observer,
     alerts: AlertWriter<W>,
     labels: Labeler,
@@ -121,21 +132,27 @@ impl<W: Write> Engine<W> {
             let which = of(set);
             (!which.is_empty()).then(|| SetSink::new(&models, &which, config.batch_rows))
         };
-        let (packet, uniflow, biflow, mqttset) = (
+        let (packet, uniflow, biflow, mqttset, context, session) = (
             sink(SetKind::Packet),
             sink(SetKind::Uniflow),
             sink(SetKind::Biflow),
             sink(SetKind::Mqttset),
+            sink(SetKind::Context),
+            sink(SetKind::Session),
         );
         let parts = PassParts {
             packet: packet.is_some(),
             mqttset: mqttset.is_some(),
             flows: uniflow.is_some() || biflow.is_some(),
+            context: context.is_some() || session.is_some(),
             mqtt: true,
         };
         let mut pass = Pass::new(&config.tracker, config.flows, parts);
         if let Some(table) = pass.flow_table() {
             table.set_update_interval(config.update_ns);
+        }
+        if let Some(set) = pass.context_set() {
+            set.set_update_interval(config.session_update_ns);
         }
         let n = models.len();
         let caches = models
@@ -158,6 +175,8 @@ impl<W: Write> Engine<W> {
             uniflow,
             biflow,
             mqttset,
+            context,
+            session,
             labels: Labeler::default(),
             text: String::with_capacity(64),
             batch_rows: config.batch_rows.max(1),
@@ -202,8 +221,13 @@ impl<W: Write> Engine<W> {
         if let Some(s) = self.mqttset.as_mut() {
             s.ctx = ctx;
         }
+        if let Some(s) = self.context.as_mut() {
+            s.ctx = ctx;
+        }
         let mut packet_rows = self.packet.as_mut().map(|sink| Rows { sink, models });
         let mut mqttset_rows = self.mqttset.as_mut().map(|sink| Rows { sink, models });
+        let mut context_rows = self.context.as_mut().map(|sink| Rows { sink, models });
+        let mut session_rows = self.session.as_mut().map(|sink| Rows { sink, models });
         let mut uni_rows = self.uniflow.as_mut().map(|sink| Rows { sink, models });
         let mut bi_rows = self.biflow.as_mut().map(|sink| Rows { sink, models });
         let mut flow_out = FlowOut {
@@ -214,14 +238,15 @@ impl<W: Write> Engine<W> {
                 std::mem::take(&mut self.text),
             ),
         };
-        let result = self.pass.on_packet(
-            packet,
-            &self.labels,
-            packet_rows.as_mut(),
-            mqttset_rows.as_mut(),
-            &mut flow_out,
-            &mut self.observer,
-        );
+        let out = FrameOuts {
+            packet: packet_rows.as_mut(),
+            mqttset: mqttset_rows.as_mut(),
+            context: context_rows.as_mut(),
+            session: session_rows.as_mut(),
+        };
+        let result =
+            self.pass
+                .on_packet(packet, &self.labels, out, &mut flow_out, &mut self.observer);
         self.text = flow_out.rows.into_buffer();
         self.observer.current = None;
         result?;
@@ -229,12 +254,14 @@ impl<W: Write> Engine<W> {
     }
 
     /// Moves the packet clock to `now_ns` without a packet (live capture, quiet interface):
-    /// flows idle or active past their timeouts end and are scored, and rows waiting longer
+    /// flows idle or active past their timeouts end and are scored, connections due a
+    /// `session` row (ended, or at their update interval) are scored, and rows waiting longer
     /// than the maximum delay are scored.
     pub fn tick(&mut self, now_ns: i64) -> io::Result<()> {
         let models = &self.models[..];
         let mut uni_rows = self.uniflow.as_mut().map(|sink| Rows { sink, models });
         let mut bi_rows = self.biflow.as_mut().map(|sink| Rows { sink, models });
+        let mut session_rows = self.session.as_mut().map(|sink| Rows { sink, models });
         let mut flow_out = FlowOut {
             rows: FlowRows::with_buffer(
                 uni_rows.as_mut(),
@@ -243,8 +270,11 @@ impl<W: Write> Engine<W> {
                 std::mem::take(&mut self.text),
             ),
         };
-        self.pass.advance(now_ns, &mut flow_out);
+        let result = self
+            .pass
+            .advance(now_ns, &mut flow_out, session_rows.as_mut(), &self.labels);
         self.text = flow_out.rows.into_buffer();
+        result?;
         self.after_input(now_ns)?;
         if self
             .oldest_pending
@@ -272,6 +302,7 @@ impl<W: Write> Engine<W> {
         let models = &self.models[..];
         let mut uni_rows = self.uniflow.as_mut().map(|sink| Rows { sink, models });
         let mut bi_rows = self.biflow.as_mut().map(|sink| Rows { sink, models });
+        let mut session_rows = self.session.as_mut().map(|sink| Rows { sink, models });
         let mut flow_out = FlowOut {
             rows: FlowRows::with_buffer(
                 uni_rows.as_mut(),
@@ -280,7 +311,12 @@ impl<W: Write> Engine<W> {
                 std::mem::take(&mut self.text),
             ),
         };
-        let stats = self.pass.finish(&mut flow_out, &mut self.observer);
+        let stats = self.pass.finish(
+            &mut flow_out,
+            session_rows.as_mut(),
+            &self.labels,
+            &mut self.observer,
+        )?;
         drop(flow_out);
         self.finished_pass = Some(stats);
         self.score_all()?;
@@ -291,7 +327,7 @@ impl<W: Write> Engine<W> {
 
     /// Counters so far.
     pub fn summary(&self) -> Summary {
-        let sinks = [&self.packet, &self.uniflow, &self.biflow, &self.mqttset];
+        let sinks = self.sinks();
         let mut scored = vec![0u64; self.models.len()];
         let mut refused = 0;
         for s in sinks.into_iter().flatten() {
@@ -317,7 +353,7 @@ impl<W: Write> Engine<W> {
             alerts: self.alerts.counts(),
             refused_cells: refused,
             unattributed_findings: self.observer.unattributed_findings,
-            pass: self.finished_pass.unwrap_or_default(),
+            pass: self.finished_pass.unwrap_or_else(|| self.pass.stats()),
             score_cache: self
                 .models
                 .iter()
@@ -325,6 +361,18 @@ impl<W: Write> Engine<W> {
                 .map(|(m, c)| (m.name.clone(), c.hits, c.misses, c.clears))
                 .collect(),
         }
+    }
+
+    /// Every set's sink (`None` where no model reads the set).
+    fn sinks(&self) -> [&Option<SetSink>; 6] {
+        [
+            &self.packet,
+            &self.uniflow,
+            &self.biflow,
+            &self.mqttset,
+            &self.context,
+            &self.session,
+        ]
     }
 
     /// After a packet or a tick: finding alerts, then full batches.
@@ -339,7 +387,8 @@ impl<W: Write> Engine<W> {
         }
         self.observer.pending = pending;
         self.observer.pending.clear();
-        let waiting = [&self.packet, &self.uniflow, &self.biflow, &self.mqttset]
+        let waiting = self
+            .sinks()
             .into_iter()
             .flatten()
             .map(SetSink::pending)
@@ -362,6 +411,8 @@ impl<W: Write> Engine<W> {
             uniflow,
             biflow,
             mqttset,
+            context,
+            session,
             observer,
             alerts,
             detections,
@@ -369,7 +420,10 @@ impl<W: Write> Engine<W> {
             caches,
             ..
         } = self;
-        for sink in [packet, uniflow, biflow, mqttset].into_iter().flatten() {
+        for sink in [packet, uniflow, biflow, mqttset, context, session]
+            .into_iter()
+            .flatten()
+        {
             for batch in &mut sink.batches {
                 let n = batch.ctx.len();
                 if n == 0 {

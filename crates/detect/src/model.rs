@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use mqtt_ids_features::label::is_benign_class;
+use mqtt_ids_features::sets::{context, session};
 use mqtt_ids_features::SetKind;
 use mqtt_ids_learn::{Classifier, Matrix, ModelFile, RowEncoder};
 
@@ -54,13 +55,21 @@ impl LoadedModel {
                 "the model was trained on feature set `{set_name}`, which this build does not know"
             )
         })?;
-        if !matches!(
-            set,
-            SetKind::Packet | SetKind::Uniflow | SetKind::Biflow | SetKind::Mqttset
-        ) {
+        // A row identifier is not a feature: `conn_id` counts connections from the start of
+        // a run, so its values mean nothing in another run.
+        let identifiers: &[&str] = match set {
+            SetKind::Context => &context::NOT_FEATURES,
+            SetKind::Session => &session::NOT_FEATURES,
+            _ => &[],
+        };
+        if let Some(id) = file
+            .feature_names
+            .iter()
+            .find(|f| identifiers.contains(&f.as_str()))
+        {
             return Err(format!(
-                "feature set `{set_name}` cannot be computed online yet (packet, uniflow, \
-                 biflow and mqttset can)"
+                "the model reads `{id}`, which identifies a connection within one run and is not \
+                 a feature: retrain it with `--group-by {id}` (or `--exclude {id}`)"
             ));
         }
         let schema = set.schema();

@@ -7,7 +7,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 
 use mqtt_ids_features::sets::flows::FlowRows;
-use mqtt_ids_features::RowSink;
+use mqtt_ids_features::{RowOrigin, RowSink};
 use mqtt_ids_flows::{BiFlow, FlowKey, FlowSink, UniFlow};
 use mqtt_ids_learn::{Cell, ColumnUse};
 
@@ -16,12 +16,17 @@ use crate::model::LoadedModel;
 /// What a row describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RowKind {
-    /// One packet (`packet`, `mqttset`).
+    /// One packet (`packet`, `mqttset`, `context`).
     Packet,
     /// A flow that ended (timeout, FIN/RST, eviction, end of input).
     FlowEnd,
     /// A flow still running, reported at its update interval.
     FlowUpdate,
+    /// A connection that ended (`session`: RST, FIN from both sides, idle timeout, eviction,
+    /// port reuse, end of input).
+    SessionEnd,
+    /// A connection still open, reported at its update interval (`session`).
+    SessionUpdate,
 }
 
 impl RowKind {
@@ -31,6 +36,8 @@ impl RowKind {
             RowKind::Packet => "packet",
             RowKind::FlowEnd => "flow_end",
             RowKind::FlowUpdate => "flow_update",
+            RowKind::SessionEnd => "session_end",
+            RowKind::SessionUpdate => "session_update",
         }
     }
 }
@@ -70,6 +77,23 @@ impl Default for RowCtx {
 }
 
 impl RowCtx {
+    /// The context of a `session` row: client → server of a TCP connection.
+    pub fn of_connection(origin: &RowOrigin) -> RowCtx {
+        RowCtx {
+            src: origin.client.0,
+            dst: origin.server.0,
+            src_port: origin.client.1,
+            dst_port: origin.server.1,
+            proto: 6,
+            ts_ns: origin.ts_ns,
+            kind: if origin.last {
+                RowKind::SessionEnd
+            } else {
+                RowKind::SessionUpdate
+            },
+        }
+    }
+
     /// The context of a flow row.
     pub fn of_flow(key: &FlowKey, last_ts_ns: i64, kind: RowKind) -> RowCtx {
         RowCtx {
@@ -238,6 +262,9 @@ impl Rows<'_, '_> {
 }
 
 impl RowSink for Rows<'_, '_> {
+    fn origin(&mut self, origin: &RowOrigin) {
+        self.sink.ctx = RowCtx::of_connection(origin);
+    }
     fn null(&mut self) {
         let Some(j) = self.column() else {
             return;

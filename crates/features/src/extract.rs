@@ -13,8 +13,8 @@ use mqtt_ids_mqtt::{TrackerConfig, TrackerStats};
 use crate::label::Labeler;
 #[cfg(feature = "parquet")]
 use crate::parquet::ParquetSink;
-use crate::pass::{Ignore, Pass, PassParts};
-use crate::sets::context::{ContextConfig, ContextSet, ContextStats, SessionOut};
+use crate::pass::{FrameOuts, Ignore, Pass, PassParts};
+use crate::sets::context::ContextStats;
 use crate::sets::flows::FlowRows;
 use crate::sets::mqttset::MqttsetStats;
 use crate::sink::{CsvSink, RowSink};
@@ -162,15 +162,10 @@ pub fn extract(
         packet: outputs.packet.is_some(),
         mqttset: outputs.mqttset.is_some(),
         flows: outputs.uniflow.is_some() || outputs.biflow.is_some(),
-        mqtt: outputs.context.is_some() || outputs.session.is_some(),
+        // `context` and `session` share one state machine.
+        context: outputs.context.is_some() || outputs.session.is_some(),
+        mqtt: false,
     };
-    // `context` and `session` share one state machine, fed as the pass's observer.
-    let mut context = parts.mqtt.then(|| {
-        ContextSet::new(ContextConfig {
-            mqtt_ports: options.tracker.ports.clone(),
-            ..ContextConfig::default()
-        })
-    });
     let mut pass = Pass::new(&options.tracker, options.flows, parts);
     let labels = &options.labels;
     // One row writer for the whole pass (it keeps a text buffer: nothing allocated per packet).
@@ -198,39 +193,13 @@ pub fn extract(
         }
         let packet = capture::decode(frame);
         report.packets += 1;
-        match context.as_mut() {
-            None => {
-                pass.on_packet(
-                    &packet,
-                    labels,
-                    outputs.packet.as_mut(),
-                    outputs.mqttset.as_mut(),
-                    &mut flow_rows,
-                    &mut Ignore,
-                )?;
-            }
-            Some(set) => {
-                let mqtt = pass.on_packet(
-                    &packet,
-                    labels,
-                    outputs.packet.as_mut(),
-                    outputs.mqttset.as_mut(),
-                    &mut flow_rows,
-                    set,
-                )?;
-                let mut session = SessionOut {
-                    sink: outputs.session.as_mut(),
-                    labels,
-                };
-                set.end_packet(
-                    &packet,
-                    mqtt,
-                    labels,
-                    outputs.context.as_mut(),
-                    &mut session,
-                )?;
-            }
-        }
+        let out = FrameOuts {
+            packet: outputs.packet.as_mut(),
+            mqttset: outputs.mqttset.as_mut(),
+            context: outputs.context.as_mut(),
+            session: outputs.session.as_mut(),
+        };
+        pass.on_packet(&packet, labels, out, &mut flow_rows, &mut Ignore)?;
         if let Some(e) = flow_rows.take_error() {
             return Err(e);
         }
@@ -242,20 +211,18 @@ pub fn extract(
     }
     report.bytes_read = reader.bytes_read();
     progress(report.bytes_read);
-    let stats = pass.finish(&mut flow_rows, &mut Ignore);
-    if let Some(mut set) = context {
-        let mut session = SessionOut {
-            sink: outputs.session.as_mut(),
-            labels,
-        };
-        set.finish(&mut session)?;
-        report.context = Some(set.stats());
-    }
+    let stats = pass.finish(
+        &mut flow_rows,
+        outputs.session.as_mut(),
+        labels,
+        &mut Ignore,
+    )?;
     if let Some(e) = flow_rows.take_error() {
         return Err(e);
     }
     report.mqtt = stats.mqtt;
     report.flows = stats.flows;
     report.mqttset = stats.mqttset;
+    report.context = stats.context;
     Ok(report)
 }

@@ -27,7 +27,7 @@ pub mod sink;
 
 pub use extract::{extract, ExtractOptions, ExtractReport, Output, Outputs};
 pub use label::{Label, Labeler, Subject};
-pub use pass::{Pass, PassParts, PassStats};
+pub use pass::{FrameOuts, Pass, PassParts, PassStats};
 pub use schema::{Column, ColumnType, Schema};
 pub use sets::SetKind;
-pub use sink::{CsvSink, RowSink};
+pub use sink::{CsvSink, RowOrigin, RowSink};

@@ -1,7 +1,8 @@
 //! The per-packet machinery of one pass, shared by `extract` ([`crate::extract::extract`]) and
-//! online detection: the MQTT tracker feeding the per-packet sets (`packet`, `mqttset`), and
-//! the flow table feeding the flow sets. The caller reads and decodes packets and owns the
-//! sinks, so the same rows reach a file or a classifier.
+//! online detection: the MQTT tracker feeding the per-packet sets (`packet`, `mqttset`) and the
+//! connection state machine of `context` and `session` ([`ContextSet`]), and the flow table
+//! feeding the flow sets. The caller reads and decodes packets and owns the sinks, so the same
+//! rows reach a file or a classifier.
 
 use std::io;
 
@@ -10,6 +11,7 @@ use mqtt_ids_flows::{FlowConfig, FlowSink, FlowStats, FlowTable};
 use mqtt_ids_mqtt::{FindingEvent, MessageEvent, Tracker, TrackerConfig, TrackerStats, Visitor};
 
 use crate::label::Labeler;
+use crate::sets::context::{ContextConfig, ContextSet, ContextStats, SessionOut};
 use crate::sets::mqttset::{MqttsetSet, MqttsetStats};
 use crate::sets::packet::PacketSet;
 use crate::sets::FrameSet;
@@ -24,6 +26,8 @@ pub struct PassParts {
     pub mqttset: bool,
     /// The flow table (`uniflow`, `biflow` rows).
     pub flows: bool,
+    /// The connection state machine (`context`, `session` rows).
+    pub context: bool,
     /// The MQTT tracker even when no per-packet set needs it (for an observer's sake).
     pub mqtt: bool,
 }
@@ -39,6 +43,7 @@ impl Visitor for Ignore {
 struct Fanout<'a, V: Visitor> {
     packet: Option<&'a mut PacketSet>,
     mqttset: Option<&'a mut MqttsetSet>,
+    context: Option<&'a mut ContextSet>,
     observer: &'a mut V,
 }
 
@@ -50,10 +55,16 @@ impl<V: Visitor> Visitor for Fanout<'_, V> {
         if let Some(set) = self.mqttset.as_deref_mut() {
             set.on_message(event);
         }
+        if let Some(set) = self.context.as_deref_mut() {
+            set.on_message(event);
+        }
         self.observer.on_message(event);
     }
 
     fn on_finding(&mut self, event: &FindingEvent) {
+        if let Some(set) = self.context.as_deref_mut() {
+            set.on_finding(event);
+        }
         self.observer.on_finding(event);
     }
 }
@@ -67,6 +78,8 @@ pub struct PassStats {
     pub flows: FlowStats,
     /// The mqttset set's counters, when it ran.
     pub mqttset: Option<MqttsetStats>,
+    /// The context/session state machine's counters, when it ran.
+    pub context: Option<ContextStats>,
 }
 
 /// The state of one pass over packets.
@@ -74,6 +87,7 @@ pub struct Pass {
     tracker: Option<Tracker>,
     packet: Option<PacketSet>,
     mqttset: Option<MqttsetSet>,
+    context: Option<ContextSet>,
     flows: Option<FlowTable>,
     last_number: u64,
     last_ts: i64,
@@ -81,13 +95,20 @@ pub struct Pass {
 
 impl Pass {
     /// A pass running `parts`, with the tracker and flow table configured as `tracker` and
-    /// `flows` say.
+    /// `flows` say (the connection state machine takes the tracker's MQTT ports and its own
+    /// defaults: [`ContextConfig`]).
     pub fn new(tracker: &TrackerConfig, flows: FlowConfig, parts: PassParts) -> Pass {
-        let needs_mqtt = parts.packet || parts.mqttset || parts.mqtt;
+        let needs_mqtt = parts.packet || parts.mqttset || parts.context || parts.mqtt;
         Pass {
             tracker: needs_mqtt.then(|| Tracker::new(tracker.clone())),
             packet: parts.packet.then(PacketSet::new),
             mqttset: parts.mqttset.then(MqttsetSet::new),
+            context: parts.context.then(|| {
+                ContextSet::new(ContextConfig {
+                    mqtt_ports: tracker.ports.clone(),
+                    ..ContextConfig::default()
+                })
+            }),
             flows: parts.flows.then(|| FlowTable::new(flows)),
             last_number: 0,
             last_ts: 0,
@@ -99,16 +120,21 @@ impl Pass {
         self.flows.as_mut()
     }
 
-    /// One decoded packet: MQTT messages to the per-packet sets and `observer`, then the
-    /// packet's `packet` and `mqttset` rows, then the flow table (ended flows to `flow_out`).
-    /// Returns whether the tracker took the packet as MQTT. Errors are the sinks'.
-    #[allow(clippy::too_many_arguments)]
-    pub fn on_packet<P: RowSink, M: RowSink, F: FlowSink, V: Visitor>(
+    /// The connection state machine of `context` and `session`, when the pass runs it.
+    pub fn context_set(&mut self) -> Option<&mut ContextSet> {
+        self.context.as_mut()
+    }
+
+    /// One decoded packet: MQTT messages and findings to the per-packet sets, the connection
+    /// state machine and `observer`, then the packet's `packet`, `mqttset` and `context` rows
+    /// (with the `session` rows of connections that ended or reached an update interval), then
+    /// the flow table (ended flows to `flow_out`). Returns whether the tracker took the packet as
+    /// MQTT. Errors are the sinks'.
+    pub fn on_packet<P: RowSink, M: RowSink, C: RowSink, S: RowSink, F: FlowSink, V: Visitor>(
         &mut self,
         packet: &Packet<'_>,
         labels: &Labeler,
-        packet_out: Option<&mut P>,
-        mqttset_out: Option<&mut M>,
+        out: FrameOuts<'_, P, M, C, S>,
         flow_out: &mut F,
         observer: &mut V,
     ) -> io::Result<bool> {
@@ -118,20 +144,28 @@ impl Pass {
             let mut fanout = Fanout {
                 packet: self.packet.as_mut(),
                 mqttset: self.mqttset.as_mut(),
+                context: self.context.as_mut(),
                 observer,
             };
             mqtt = tracker.on_packet(packet, &mut fanout);
             if let Some(set) = self.packet.as_mut() {
-                match packet_out {
+                match out.packet {
                     Some(out) => set.end_packet(packet, mqtt, labels, out)?,
                     None => set.end_packet(packet, mqtt, labels, &mut Discard)?,
                 }
             }
             if let Some(set) = self.mqttset.as_mut() {
-                match mqttset_out {
+                match out.mqttset {
                     Some(out) => set.end_packet(packet, mqtt, labels, out)?,
                     None => set.end_packet(packet, mqtt, labels, &mut Discard)?,
                 }
+            }
+            if let Some(set) = self.context.as_mut() {
+                let mut session = SessionOut {
+                    sink: out.session,
+                    labels,
+                };
+                set.end_packet(packet, mqtt, labels, out.context, &mut session)?;
             }
         }
         if let Some(table) = self.flows.as_mut() {
@@ -140,21 +174,41 @@ impl Pass {
         Ok(mqtt)
     }
 
-    /// Moves the flow table's packet clock to `now_ns` (a live reader's timer when no packet
-    /// comes): flows past their timeouts end into `flow_out`.
-    pub fn advance<F: FlowSink>(&mut self, now_ns: i64, flow_out: &mut F) {
+    /// Moves the packet clock of the flow table and the connection state machine to `now_ns`
+    /// (a live reader's timer when no packet comes): flows past their timeouts end into
+    /// `flow_out`; connections past theirs, or due an update, write `session` rows to
+    /// `session_out`. Errors are the session sink's.
+    pub fn advance<F: FlowSink, S: RowSink>(
+        &mut self,
+        now_ns: i64,
+        flow_out: &mut F,
+        session_out: Option<&mut S>,
+        labels: &Labeler,
+    ) -> io::Result<()> {
         if let Some(table) = self.flows.as_mut() {
             table.advance(now_ns, flow_out);
         }
+        if let Some(set) = self.context.as_mut() {
+            let mut session = SessionOut {
+                sink: session_out,
+                labels,
+            };
+            set.advance(now_ns, &mut session)?;
+        }
+        Ok(())
     }
 
     /// Ends the pass: open MQTT connections are finished (their last messages and findings go
-    /// to `observer` only: they have no packet of their own left), held flows go to `flow_out`.
-    pub fn finish<F: FlowSink, V: Visitor>(
+    /// to `observer` only: they have no packet of their own left), held flows go to `flow_out`,
+    /// connections still held write their final `session` rows to `session_out`. Errors are the
+    /// session sink's.
+    pub fn finish<F: FlowSink, S: RowSink, V: Visitor>(
         &mut self,
         flow_out: &mut F,
+        session_out: Option<&mut S>,
+        labels: &Labeler,
         observer: &mut V,
-    ) -> PassStats {
+    ) -> io::Result<PassStats> {
         let mut stats = PassStats {
             mqttset: self.mqttset.as_ref().map(MqttsetSet::stats),
             ..PassStats::default()
@@ -167,8 +221,49 @@ impl Pass {
             table.finish(flow_out);
             stats.flows = table.stats();
         }
-        stats
+        if let Some(set) = self.context.as_mut() {
+            let mut session = SessionOut {
+                sink: session_out,
+                labels,
+            };
+            set.finish(&mut session)?;
+            stats.context = Some(set.stats());
+        }
+        Ok(stats)
     }
+
+    /// Counters so far (the flow table's and the tracker's as they stand; a live reader's
+    /// periodic report).
+    pub fn stats(&self) -> PassStats {
+        PassStats {
+            mqtt: self
+                .tracker
+                .as_ref()
+                .map(Tracker::stats)
+                .unwrap_or_default(),
+            flows: self
+                .flows
+                .as_ref()
+                .map(FlowTable::stats)
+                .unwrap_or_default(),
+            mqttset: self.mqttset.as_ref().map(MqttsetSet::stats),
+            context: self.context.as_ref().map(ContextSet::stats),
+        }
+    }
+}
+
+/// The per-packet outputs of [`Pass::on_packet`]; `None` for sets whose rows nobody wants (a set
+/// the pass runs still keeps its state).
+pub struct FrameOuts<'a, P, M, C, S> {
+    /// `packet` rows.
+    pub packet: Option<&'a mut P>,
+    /// `mqttset` rows.
+    pub mqttset: Option<&'a mut M>,
+    /// `context` rows.
+    pub context: Option<&'a mut C>,
+    /// `session` rows written while the packet is handled (connections that ended or reached
+    /// an update interval).
+    pub session: Option<&'a mut S>,
 }
 
 /// A sink that drops rows (a set whose rows nobody asked for still runs for its state).

@@ -2,6 +2,7 @@
 //! ends the row; the sink renders (CSV) or buffers typed columns (Parquet). No allocation per row.
 
 use std::io::{self, Write};
+use std::net::IpAddr;
 
 use crate::schema::{ColumnType, Schema};
 
@@ -21,6 +22,24 @@ pub trait RowSink {
     fn bytes(&mut self, v: &[u8]);
     /// Ends the row. Errors are the output's (disk full, closed pipe).
     fn end_row(&mut self) -> io::Result<()>;
+    /// The connection the next row describes, told before its first cell by sets whose rows
+    /// are not about the packet being handled (`session`). For sinks that keep it beside the
+    /// row (an online detector's alert context); files ignore it.
+    fn origin(&mut self, _origin: &RowOrigin) {}
+}
+
+/// The traffic a row describes (see [`RowSink::origin`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowOrigin {
+    /// The client's address and port (the sender of the first SYN, else the side not on an
+    /// MQTT port).
+    pub client: (IpAddr, u16),
+    /// The server's address and port.
+    pub server: (IpAddr, u16),
+    /// The row's time (the connection's last packet, or the clock's time for an update), ns.
+    pub ts_ns: i64,
+    /// Whether this is the connection's final row (it ended); else an interim update.
+    pub last: bool,
 }
 
 /// Writes `v` as Python's `repr(float)` does: shortest round-trip digits, a `.0` on integral

@@ -52,13 +52,7 @@ pub fn extract_csv(
     )
     .unwrap();
     let mut outputs = Outputs::default();
-    let slot = match set {
-        SetKind::Packet => &mut outputs.packet,
-        SetKind::Uniflow => &mut outputs.uniflow,
-        SetKind::Biflow => &mut outputs.biflow,
-        _ => &mut outputs.mqttset,
-    };
-    *slot = Some(Output::Csv(sink));
+    *outputs.slot(set) = Some(Output::Csv(sink));
     let options = ExtractOptions {
         flows,
         labels: Labeler {
@@ -69,26 +63,23 @@ pub fn extract_csv(
     };
     let mut reader = open(capture.to_str().unwrap(), ReaderOptions::default()).unwrap();
     extract(&mut reader, &options, &mut outputs, &mut |_| {}).unwrap();
-    for o in [
-        outputs.packet,
-        outputs.uniflow,
-        outputs.biflow,
-        outputs.mqttset,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        o.finish().unwrap();
-    }
+    outputs.slot(set).take().unwrap().finish().unwrap();
     path
 }
 
 /// Table options of the tests for a set: the class from the file name (flows, packets) or the
-/// `target` column (mqttset), addresses and ports left out, the
-/// packet `protocol` one-hot encoded, the mqttset text fields hashed.
+/// `target` column (mqttset, context, session), addresses and ports left out, the
+/// packet `protocol` one-hot encoded, the mqttset text fields hashed, the context and session
+/// sets' `conn_id` a group column (as `--group-by conn_id`), not a feature.
 pub fn table_options(set: SetKind) -> TableOptions {
     match set {
         SetKind::Mqttset => TableOptions::mqttset2020(),
+        SetKind::Context | SetKind::Session => {
+            let mut o = TableOptions::with_label_column("target");
+            o.exclude.push("conn_id".into());
+            o.group_columns.push("conn_id".into());
+            o
+        }
         _ => {
             let mut o = TableOptions::hindy2020();
             // The class is the file's (`biflow_bruteforce.csv` → `bruteforce`).

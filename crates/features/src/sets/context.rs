@@ -43,7 +43,7 @@ use mqtt_ids_mqtt::{
 
 use crate::label::{Labeler, Subject};
 use crate::schema::{Column, ColumnType::*, Schema};
-use crate::sink::RowSink;
+use crate::sink::{RowOrigin, RowSink};
 
 /// Columns of the connection state, shared by `context` (state at the packet) and `session`
 /// (state at the row's time). Documented one by one in docs/features.md.
@@ -597,6 +597,12 @@ impl ContextSet {
         self.stats
     }
 
+    /// `session` rows also every `every` ns while a connection lasts (`None`: only at its
+    /// end), from now on.
+    pub fn set_update_interval(&mut self, every: Option<i64>) {
+        self.config.update_interval_ns = every.filter(|&ns| ns > 0);
+    }
+
     /// Connections held now.
     pub fn open_connections(&self) -> usize {
         self.conns.len()
@@ -985,6 +991,12 @@ impl ContextSet {
             return Ok(());
         };
         let host = self.hosts.get(&conn.client.0);
+        out.origin(&RowOrigin {
+            client: conn.client,
+            server: conn.server,
+            ts_ns: at,
+            last,
+        });
         out.uint(conn.id);
         out.uint(u64::from(last));
         let since_mqtt = at.saturating_sub(conn.last_mqtt_ts.unwrap_or(conn.first_ts));

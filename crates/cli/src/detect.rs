@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 use mqtt_ids_capture::{self as capture, ReaderOptions};
 use mqtt_ids_detect::alert::CAPTURE_FINDINGS;
-use mqtt_ids_detect::{feed_reader, AlertConfig, DetectConfig, Engine, LoadedModel, Summary};
+use mqtt_ids_detect::{
+    feed_reader, AlertConfig, DetectConfig, Engine, LoadedModel, Summary, DEFAULT_SESSION_UPDATE_NS,
+};
+use mqtt_ids_features::SetKind;
 use mqtt_ids_flows::{parse_duration, FlowConfig, FlowMode};
 use mqtt_ids_mqtt::{FindingKind, TrackerConfig};
 
@@ -61,6 +64,12 @@ pub struct Args {
     /// Score running flows every this long (packet time); `0` only when they end.
     #[arg(long, default_value = "10s", value_name = "DURATION")]
     update_interval: String,
+    /// `session` models: score open connections every this long (packet time), so connections
+    /// held open (SlowITe, floods) are reported while they last; `0` only when they end.
+    /// Default: the interval the model's rows were extracted with (`extract
+    /// --session-interval`), else 1s.
+    #[arg(long, value_name = "DURATION")]
+    session_interval: Option<String>,
     /// At most one alert per flow and signature per this long (packet time); `0`: no limit.
     #[arg(long, default_value = "60s", value_name = "DURATION")]
     rate_limit: String,
@@ -133,6 +142,15 @@ fn config(args: &Args, models: &[LoadedModel]) -> Result<DetectConfig, String> {
     }
     let update =
         duration_or_zero(&args.update_interval).map_err(|e| format!("--update-interval: {e}"))?;
+    let session = match &args.session_interval {
+        Some(text) => duration_or_zero(text).map_err(|e| format!("--session-interval: {e}"))?,
+        None => models
+            .iter()
+            .filter(|m| m.set == SetKind::Session)
+            .filter_map(|m| m.file.schema.producer_config.as_ref())
+            .find_map(|c| c.get("session_interval_ns")?.as_i64())
+            .unwrap_or(DEFAULT_SESSION_UPDATE_NS),
+    };
     let rate = duration_or_zero(&args.rate_limit).map_err(|e| format!("--rate-limit: {e}"))?;
     if !(0.0..=1.0).contains(&args.threshold) {
         return Err("--threshold must be between 0 and 1".into());
@@ -147,6 +165,7 @@ fn config(args: &Args, models: &[LoadedModel]) -> Result<DetectConfig, String> {
             ..FlowConfig::default()
         },
         update_ns: (update > 0).then_some(update),
+        session_update_ns: (session > 0).then_some(session),
         alerts: AlertConfig {
             rate_window_ns: rate,
             top_features: args.top_features,
@@ -363,6 +382,14 @@ fn summary_json(s: &Summary, elapsed: Duration) -> serde_json::Value {
         "unattributed_findings": s.unattributed_findings,
         "flows_evicted": s.pass.flows.evicted,
         "mqtt_connections_evicted": s.pass.mqtt.evicted,
+        "context": s.pass.context.map(|c| serde_json::json!({
+            "connections": c.connections,
+            "sessions": c.sessions,
+            "connections_evicted": c.evicted,
+            "idle_ended": c.idle_ended,
+            "hosts_evicted": c.hosts_evicted,
+            "host_events_dropped": c.host_events_dropped,
+        })),
         "score_cache": s.score_cache.iter().map(|(name, hits, misses, clears)| serde_json::json!({
             "model": name, "hits": hits, "misses": misses, "clears": clears,
         })).collect::<Vec<_>>(),
@@ -395,6 +422,13 @@ fn report(s: &Summary, elapsed: Duration) {
         eprintln!(
             "  table caps: {} flows and {} MQTT connections ended early",
             s.pass.flows.evicted, s.pass.mqtt.evicted
+        );
+    }
+    if let Some(c) = s.pass.context {
+        eprintln!(
+            "  context/session: {} connections, {} session rows; caps: {} connections ended \
+             early, {} client hosts forgotten, {} fan-out window events dropped",
+            c.connections, c.sessions, c.evicted, c.hosts_evicted, c.host_events_dropped
         );
     }
 }

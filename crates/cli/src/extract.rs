@@ -13,7 +13,7 @@ use mqtt_ids_features::parquet::ParquetSink;
 use mqtt_ids_features::{
     extract, CsvSink, ExtractOptions, ExtractReport, Output, Outputs, SetKind,
 };
-use mqtt_ids_flows::{FlowConfig, FlowMode, DEFAULT_MAX_FLOWS};
+use mqtt_ids_flows::{parse_duration, FlowConfig, FlowMode, DEFAULT_MAX_FLOWS};
 use mqtt_ids_mqtt::TrackerConfig;
 use serde_json::{json, Value};
 
@@ -67,6 +67,11 @@ pub struct Args {
     /// the whole capture).
     #[arg(long, value_name = "IDLE[,ACTIVE]")]
     flow_timeout: Option<String>,
+    /// `session` rows also every DURATION (packet time) while a connection lasts, as `detect`
+    /// scores session models (`detect --session-interval`, which defaults to the interval the
+    /// model's rows were extracted with); default: one row per connection, at its end.
+    #[arg(long, value_name = "DURATION")]
+    session_interval: Option<String>,
     /// Flow-table entries held at once; beyond it the least recently seen flow is written early
     /// (counted and reported).
     #[arg(long, default_value_t = DEFAULT_MAX_FLOWS, value_name = "N")]
@@ -154,6 +159,14 @@ fn plan(args: &Args) -> Result<Plan, String> {
     if args.max_flows == 0 {
         return Err("--max-flows must be at least 1".into());
     }
+    let session_interval = match &args.session_interval {
+        None => None,
+        Some(text) => match parse_duration(text) {
+            Ok(ns) if ns > 0 => Some(ns),
+            Ok(_) => return Err("--session-interval must be longer than 0".into()),
+            Err(e) => return Err(format!("--session-interval: {e}")),
+        },
+    };
     let config = json!({
         "mqtt_ports": args.mqtt_ports,
         "mqtt_probe_other_ports": !args.no_mqtt_probe,
@@ -163,6 +176,7 @@ fn plan(args: &Args) -> Result<Plan, String> {
                 json!({ "idle_ns": idle_ns, "active_ns": active_ns }),
         },
         "max_flows": args.max_flows,
+        "session_interval_ns": session_interval,
         "attacker": args.attacker,
         "label": args.label,
         "labels": args.labels.as_ref().map(|p| p.display().to_string()),
@@ -182,6 +196,7 @@ fn plan(args: &Args) -> Result<Plan, String> {
                 max_flows: args.max_flows,
             },
             labels,
+            session_update_ns: session_interval,
         },
         config,
     })

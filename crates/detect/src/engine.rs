@@ -152,7 +152,8 @@ impl<W: Write> Engine<W> {
             table.set_update_interval(config.update_ns);
         }
         if let Some(set) = pass.context_set() {
-            set.set_update_interval(config.session_update_ns);
+            // Interim rows only for session models (context models read the state per packet).
+            set.set_update_interval(config.session_update_ns.filter(|_| session.is_some()));
         }
         let n = models.len();
         let caches = models

@@ -9,8 +9,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use common::*;
+use mqtt_ids_detect::sink::RowKind;
 use mqtt_ids_detect::{DetectConfig, Engine, LoadedModel};
-use mqtt_ids_features::SetKind;
+use mqtt_ids_features::{ExtractOptions, SetKind};
 use mqtt_ids_flows::{FlowConfig, FlowMode};
 use mqtt_ids_learn::table::read_files;
 use mqtt_ids_learn::ModelParams;
@@ -83,6 +84,109 @@ fn online_records_equal_extract_rows_read_as_a_table() {
             );
         }
     }
+}
+
+/// `session` rows while connections last: with the same update interval (1 s of packet time),
+/// extract's rows (`extract --session-interval 1s`) read as a table equal the records the
+/// detector scores, interim and final rows alike; interim rows are reported as
+/// `session_update`, final ones as `session_end`, each with its connection's client → server
+/// endpoints.
+#[test]
+fn session_rows_while_connections_last_equal_extract_rows_with_the_same_interval() {
+    let Some(data) = mqttset_dir() else { return };
+    let dir = temp_dir("session-interval");
+    let every = 1_000_000_000;
+    let captures = [
+        (data.join("benign-train.pcap"), "legitimate"),
+        (data.join("slowite-train.pcap"), "slowite"),
+    ];
+    let set = SetKind::Session;
+    let tables: Vec<_> = captures
+        .iter()
+        .map(|(c, class)| {
+            let options = ExtractOptions {
+                session_update_ns: Some(every),
+                ..ExtractOptions::default()
+            };
+            extract_csv_with(c, set, class, options, &dir)
+        })
+        .collect();
+    let options = table_options(set);
+    let ds = read_files(&tables, &options).unwrap();
+    let model = train(
+        &tables,
+        set,
+        &options,
+        &ModelParams::from_name("nb", None).unwrap(),
+    );
+    let last = model
+        .feature_names
+        .iter()
+        .position(|f| f == "final")
+        .unwrap();
+    let mut seen: Vec<(Vec<f32>, mqtt_ids_detect::sink::RowCtx)> = Vec::new();
+    for (capture, _) in &captures {
+        let loaded = LoadedModel::new("nb".into(), model.clone(), 0.0).unwrap();
+        let config = DetectConfig {
+            session_update_ns: Some(every),
+            ..DetectConfig::default()
+        };
+        let rows = Rc::new(RefCell::new(Vec::new()));
+        let tap_rows = rows.clone();
+        let mut engine = Engine::new(vec![loaded], config, std::io::sink()).unwrap();
+        engine.set_tap(Box::new(move |_, ctx, record, _| {
+            tap_rows.borrow_mut().push((record.to_vec(), *ctx))
+        }));
+        let mut reader =
+            mqtt_ids_capture::open(capture.to_str().unwrap(), Default::default()).unwrap();
+        mqtt_ids_detect::feed_reader(&mut engine, &mut reader, &mut |_| {}).unwrap();
+        let (summary, _) = engine.finish().unwrap();
+        let context = summary.pass.context.unwrap();
+        assert_eq!(context.sessions, rows.borrow().len() as u64);
+        seen.extend(rows.borrow_mut().drain(..));
+    }
+    assert_eq!(seen.len(), ds.n_rows(), "rows");
+    let interim = seen.iter().filter(|(r, _)| r[last] == 0.0).count();
+    eprintln!("{} session rows, {interim} interim", seen.len());
+    assert!(interim > 100, "{interim} interim rows");
+    for (i, (record, ctx)) in seen.iter().enumerate() {
+        assert_eq!(record.as_slice(), ds.records.row(i), "row {i}");
+        let kind = if record[last] == 1.0 {
+            RowKind::SessionEnd
+        } else {
+            RowKind::SessionUpdate
+        };
+        assert_eq!(ctx.kind, kind, "row {i}");
+        assert_eq!(ctx.proto, 6);
+        assert!(
+            ctx.src_port != 0 && ctx.dst_port == 1883,
+            "row {i}: {ctx:?}"
+        );
+    }
+}
+
+/// A model that reads `conn_id` (a per-run connection index, not a feature) is refused with
+/// the fix in the message.
+#[test]
+fn a_model_reading_conn_id_is_refused() {
+    let Some(data) = mqttset_dir() else { return };
+    let dir = temp_dir("conn-id");
+    let tables = [
+        ("benign-train.pcap", "legitimate"),
+        ("slowite-train.pcap", "slowite"),
+    ]
+    .map(|(c, class)| extract_csv(&data.join(c), SetKind::Context, class, online_flows(), &dir));
+    let options = mqtt_ids_learn::table::TableOptions::with_label_column("target");
+    let model = train(
+        &tables,
+        SetKind::Context,
+        &options,
+        &ModelParams::from_name("nb", None).unwrap(),
+    );
+    let Err(e) = LoadedModel::new("nb".into(), model, 0.5) else {
+        panic!("a model reading conn_id was accepted");
+    };
+    assert!(e.contains("--group-by conn_id"), "{e}");
 }
 
 /// A forest on the mqttset set and one on biflow, trained on the MQTTset training captures

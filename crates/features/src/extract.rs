@@ -29,6 +29,9 @@ pub struct ExtractOptions {
     pub flows: FlowConfig,
     /// Labels.
     pub labels: Labeler,
+    /// `session` rows also every this long (packet time) while a connection lasts, as online
+    /// detection scores them; `None`: one row per connection, at its end.
+    pub session_update_ns: Option<i64>,
 }
 
 /// One output: CSV to any writer, or Parquet to a file.
@@ -167,6 +170,9 @@ pub fn extract(
         mqtt: false,
     };
     let mut pass = Pass::new(&options.tracker, options.flows, parts);
+    if let Some(set) = pass.context_set() {
+        set.set_update_interval(options.session_update_ns);
+    }
     let labels = &options.labels;
     // One row writer for the whole pass (it keeps a text buffer: nothing allocated per packet).
     let mut flow_rows: FlowRows<'_, NoSink, NoSink> =

@@ -42,6 +42,21 @@ pub fn extract_csv(
     flows: FlowConfig,
     dir: &Path,
 ) -> PathBuf {
+    let options = ExtractOptions {
+        flows,
+        ..ExtractOptions::default()
+    };
+    extract_csv_with(capture, set, class, options, dir)
+}
+
+/// [`extract_csv`] with other options (the label is `class`'s).
+pub fn extract_csv_with(
+    capture: &Path,
+    set: SetKind,
+    class: &str,
+    options: ExtractOptions,
+    dir: &Path,
+) -> PathBuf {
     let path = dir.join(format!("{}_{class}.csv", set.name()));
     let file = std::fs::File::create(&path).unwrap();
     let absent = if set == SetKind::Mqttset { "0" } else { "" };
@@ -54,12 +69,11 @@ pub fn extract_csv(
     let mut outputs = Outputs::default();
     *outputs.slot(set) = Some(Output::Csv(sink));
     let options = ExtractOptions {
-        flows,
         labels: Labeler {
             class: Some(class.to_string()),
             ..Labeler::default()
         },
-        ..ExtractOptions::default()
+        ..options
     };
     let mut reader = open(capture.to_str().unwrap(), ReaderOptions::default()).unwrap();
     extract(&mut reader, &options, &mut outputs, &mut |_| {}).unwrap();

@@ -203,16 +203,7 @@ impl GradientBoostingValidParams {
                                 a * (1.0 - a)
                             };
                         }
-                        // scikit-learn: a denominator below 1e-150 gives a zero step.
-                        let v = if den.abs() < 1e-150 {
-                            0.0
-                        } else {
-                            factor * num / den
-                        };
-                        // Leaves are stored as f32: a near-certain wrong prediction (p(1 - p)
-                        // tiny) gives a step beyond f32's range, which would become ±inf and
-                        // NaN scores after it; scikit-learn keeps it finite in f64.
-                        vec![v.clamp(f32::MIN as f64, f32::MAX as f64) as f32]
+                        vec![newton_step(num, den, factor)]
                     };
                     let mut g =
                         tree::grow(&binned, None, &target, &weights, rows, &grow, 1, 0, newton);
@@ -245,6 +236,20 @@ impl GradientBoostingValidParams {
             feature_importances: importances,
         })
     }
+}
+
+/// A leaf's value: the Newton step `factor · Σ residual / Σ p(1 − p)` of its rows.
+fn newton_step(num: f64, den: f64, factor: f64) -> f32 {
+    // scikit-learn: a denominator below 1e-150 gives a zero step.
+    let v = if den.abs() < 1e-150 {
+        0.0
+    } else {
+        factor * num / den
+    };
+    // Leaves are stored as f32: a near-certain wrong prediction (p(1 - p) tiny) gives a step
+    // beyond f32's range, which would become ±inf and NaN scores after it; scikit-learn keeps
+    // it finite in f64.
+    v.clamp(f32::MIN as f64, f32::MAX as f64) as f32
 }
 
 impl Classifier for GradientBoosting {
@@ -308,5 +313,24 @@ mod tests {
             .learning_rate(0.0)
             .check()
             .is_err());
+    }
+
+    #[test]
+    fn newton_steps_beyond_f32_stay_finite() {
+        // A leaf of rows predicted wrong with p ≈ 1e-45: Σ residual ≈ 1 per row, Σ p(1 − p)
+        // ≈ 1e-45, a step of ~1e45 (commit 9a53ecb: it became +inf, the scores NaN and every
+        // row was predicted as class 0).
+        let up = newton_step(3.0, 3e-45, 0.8);
+        let down = newton_step(-3.0, 3e-45, 0.8);
+        assert_eq!((up, down), (f32::MAX, f32::MIN));
+        // Ordinary steps pass through; a vanishing denominator gives no step, as scikit-learn.
+        assert_eq!(newton_step(1.5, 3.0, 0.8), 0.4);
+        assert_eq!(newton_step(1.0, 1e-160, 0.8), 0.0);
+        // Scores built from the clamped step stay finite and order the classes.
+        let z = [0.1 * up as f64, 0.0, 0.1 * down as f64];
+        let mut out = [0.0f32; 3];
+        softmax_into(&z, &mut out);
+        assert!(out.iter().all(|p| p.is_finite()), "{out:?}");
+        assert_eq!(out[0], 1.0);
     }
 }

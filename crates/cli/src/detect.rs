@@ -67,7 +67,7 @@ pub struct Args {
     /// `session` models: score open connections every this long (packet time), so connections
     /// held open (SlowITe, floods) are reported while they last; `0` only when they end.
     /// Default: the interval the model's rows were extracted with (`extract
-    /// --session-interval`), else 1s.
+    /// --session-interval`), else 10s.
     #[arg(long, value_name = "DURATION")]
     session_interval: Option<String>,
     /// At most one alert per flow and signature per this long (packet time); `0`: no limit.

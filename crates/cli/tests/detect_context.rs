@@ -1,7 +1,7 @@
 //! `mqtt-ids detect` with models trained on the `context` and `session` sets, as a user runs it:
 //! `extract --set context,session` of three MQTTset training captures (legitimate, SlowITe,
 //! brute force), `train --model rf --preset mqttset2020 --table label:target --group-by conn_id`
-//! (the 10-tree MQTTset forest; `conn_id` groups rows and is no feature), then `detect --read` on
+//! (the MQTTset preset: 100 trees, seed 7; `conn_id` groups rows and is no feature), then `detect --read` on
 //! two captures the models never saw: the malformed-packet attack (alerts expected: an attack
 //! class the models know nothing of, flagged as some attack) and `benign-5mb` (legitimate
 //! traffic; no model alert expected — measured 0 of 31,809 context rows and 0 of 16,639 session

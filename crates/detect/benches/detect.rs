@@ -1,9 +1,11 @@
 //! Offline detection throughput on one core: the ≥ 1 M-packet capture of the extraction
 //! benchmark (the seven MQTTset training captures copied with new hosts) through the detector
 //! with a 100-tree random forest (mqttset2020 preset) trained here on the MQTTset training
-//! captures — per packet on the `mqttset` set, and per flow on `biflow` — with and without the
-//! score cache, beside `extract --set mqttset` (rows rendered as CSV into a sink) on the same
-//! file in the same run. CPU time of this process (getrusage) and wall time, medians of 3 runs;
+//! captures — per packet on the `mqttset` set, per flow on `biflow`, per packet on `context`, per
+//! connection on `session` (at its end and every second while it lasts, the detector's default;
+//! the session forest is trained on rows extracted with the same interval) — with and without
+//! the score cache, beside `extract --set mqttset` (rows rendered as CSV into a sink) on the
+//! same file in the same run. CPU time of this process (getrusage) and wall time, medians of 3 runs;
 //! rayon is held to one thread so the figures are per core.
 //!
 //! `cargo bench -p mqtt-ids-detect --bench detect`; the table is also written to
@@ -17,7 +19,7 @@ use std::time::Instant;
 
 use common::*;
 use mqtt_ids_capture::{open, ReaderOptions};
-use mqtt_ids_detect::{feed_reader, DetectConfig, Engine, LoadedModel};
+use mqtt_ids_detect::{feed_reader, DetectConfig, Engine, LoadedModel, DEFAULT_SESSION_UPDATE_NS};
 use mqtt_ids_features::{extract, CsvSink, ExtractOptions, Output, Outputs, SetKind};
 use mqtt_ids_flows::{FlowConfig, FlowMode};
 use mqtt_ids_learn::ModelParams;
@@ -113,10 +115,22 @@ fn main() {
     .collect();
     let params = ModelParams::from_name("rf", Some("mqttset2020")).unwrap();
     let mut models = Vec::new();
-    for set in [SetKind::Mqttset, SetKind::Biflow] {
+    for set in [
+        SetKind::Mqttset,
+        SetKind::Biflow,
+        SetKind::Context,
+        SetKind::Session,
+    ] {
         let tables: Vec<PathBuf> = captures
             .iter()
-            .map(|(c, class)| extract_csv(c, set, class, online_flows(), &dir))
+            .map(|(c, class)| {
+                let options = ExtractOptions {
+                    flows: online_flows(),
+                    session_update_ns: Some(DEFAULT_SESSION_UPDATE_NS),
+                    ..ExtractOptions::default()
+                };
+                extract_csv_with(c, set, class, options, &dir)
+            })
             .collect();
         let file = train(&tables, set, &table_options(set), &params);
         models.push(LoadedModel::new(format!("rf-{}", set.name()), file, 0.5).unwrap());

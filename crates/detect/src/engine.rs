@@ -64,10 +64,12 @@ impl Default for DetectConfig {
     }
 }
 
-/// Default interval of interim `session` rows: one second of packet time, so a connection that
-/// stays open (SlowITe, a flood) is scored while it lasts; the connection state machine sweeps
-/// quiet connections once a second, so a shorter interval only adds rows on busy ones.
-pub const DEFAULT_SESSION_UPDATE_NS: i64 = 1_000_000_000;
+/// Default interval of interim `session` rows: 10 s of packet time (as flows' `update_ns`), so
+/// a connection that stays open (SlowITe, a flood) is scored while it lasts. Every open
+/// connection gets a row per interval, quiet ones too (their age grows): on the 1 M-packet
+/// benchmark capture, where 11,017 connections (SlowITe's among them) stay open until the
+/// 15-minute idle timeout, 1 s made 8.9 M session rows (docs/performance.md).
+pub const DEFAULT_SESSION_UPDATE_NS: i64 = 10_000_000_000;
 
 /// What a run did.
 #[derive(Clone, Debug, Default)]

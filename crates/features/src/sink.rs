@@ -54,23 +54,108 @@ pub fn write_float_py(out: &mut Vec<u8>, v: f64) {
         out.extend_from_slice(if v > 0.0 { b"inf" } else { b"-inf" });
         return;
     }
-    // Rust's Debug picks the same digits and the same switch to exponent form as Python's repr
-    // (abs < 1e-4 or >= 1e16); only the exponent is spelled differently (`1e-5` vs `1e-05`).
-    let start = out.len();
-    let _ = write!(out, "{v:?}");
-    if let Some(e) = out[start..].iter().position(|&b| b == b'e') {
-        let e = start + e;
-        let (sign, digits_at) = match out.get(e + 1) {
-            Some(b'-') => (b'-', e + 2),
-            _ => (b'+', e + 1),
-        };
-        let digits: Vec<u8> = out[digits_at..].to_vec();
-        out.truncate(e + 1);
-        out.push(sign);
-        if digits.len() < 2 {
+    // Integral values below 1e16 (packet lengths, whole seconds, zero): the integer and `.0`.
+    if v.abs() < 1e16 && v.trunc() == v {
+        if v.is_sign_negative() {
+            out.push(b'-');
+        }
+        let n = v.abs() as u64;
+        if n < 10 {
+            out.push(b'0' + n as u8);
+        } else {
+            out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        }
+        out.extend_from_slice(b".0");
+        return;
+    }
+    // Ryu finds the same shortest round-trip digits as Python's repr (and Rust's `{:?}`), laid
+    // out its own way; they are re-laid out as Python does.
+    let mut buf = ryu::Buffer::new();
+    let text = buf.format_finite(v).as_bytes();
+    let (negative, text) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    let (mantissa, exponent) = match text.iter().position(|&b| b == b'e') {
+        Some(e) => (&text[..e], parse_exponent(&text[e + 1..])),
+        None => (text, 0),
+    };
+    // The significant digits, and `decpt`: the value is 0.DIGITS × 10^decpt.
+    let mut digits = [0u8; 24];
+    let mut n = 0;
+    let mut point = None;
+    for &b in mantissa {
+        if b == b'.' {
+            point = Some(n);
+        } else if n < digits.len() {
+            digits[n] = b;
+            n += 1;
+        }
+    }
+    let mut decpt = point.unwrap_or(n) as i32 + exponent;
+    let mut start = 0;
+    while start < n && digits[start] == b'0' {
+        start += 1;
+        decpt -= 1;
+    }
+    while n > start && digits[n - 1] == b'0' {
+        n -= 1;
+    }
+    let digits = &digits[start..n];
+    if negative {
+        out.push(b'-');
+    }
+    if digits.is_empty() {
+        // Zero never gets here (integral); kept total.
+        out.extend_from_slice(b"0.0");
+        return;
+    }
+    if decpt <= -4 || decpt > 16 {
+        // d[.ddd]e±XX
+        out.push(digits[0]);
+        if digits.len() > 1 {
+            out.push(b'.');
+            out.extend_from_slice(&digits[1..]);
+        }
+        let e = decpt - 1;
+        out.push(b'e');
+        out.push(if e < 0 { b'-' } else { b'+' });
+        let e = e.unsigned_abs();
+        if e < 10 {
             out.push(b'0');
         }
-        out.extend_from_slice(&digits);
+        out.extend_from_slice(itoa::Buffer::new().format(e).as_bytes());
+    } else if decpt <= 0 {
+        out.extend_from_slice(b"0.");
+        out.extend_from_slice(&b"0000"[..decpt.unsigned_abs() as usize]);
+        out.extend_from_slice(digits);
+    } else {
+        let decpt = decpt as usize;
+        if decpt >= digits.len() {
+            out.extend_from_slice(digits);
+            out.extend_from_slice(&b"0000000000000000"[..decpt - digits.len()]);
+            out.extend_from_slice(b".0");
+        } else {
+            out.extend_from_slice(&digits[..decpt]);
+            out.push(b'.');
+            out.extend_from_slice(&digits[decpt..]);
+        }
+    }
+}
+
+/// The exponent of ryu's output (`-7`, `22`).
+fn parse_exponent(text: &[u8]) -> i32 {
+    let (negative, text) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    let e = text
+        .iter()
+        .fold(0i32, |e, &d| e * 10 + i32::from(d.wrapping_sub(b'0')));
+    if negative {
+        -e
+    } else {
+        e
     }
 }
 
@@ -358,11 +443,84 @@ mod tests {
             (-2e-07, "-2e-07"),
             (1.0 / 3.0, "0.3333333333333333"),
             (1e-100, "1e-100"),
+            // python3 -c 'print(repr(1658206780088562.25))' (an exact tie: to even)
+            (1_658_206_780_088_562.0 + 0.25, "1658206780088562.2"),
             (f64::NAN, "nan"),
         ];
         for (v, want) in cases {
             assert_eq!(py(v), want, "{v:e}");
         }
+    }
+
+    /// The previous rendering (Rust's `{:?}`, whose digits and switch to exponent form are
+    /// Python's, with the exponent respelled), kept as the reference of the faster one.
+    fn py_via_debug(v: f64) -> String {
+        let text = format!("{v:?}");
+        match text.split_once('e') {
+            Some((m, e)) => {
+                let (sign, digits) = e.strip_prefix('-').map_or(('+', e), |d| ('-', d));
+                format!("{m}e{sign}{digits:0>2}")
+            }
+            None => text,
+        }
+    }
+
+    #[test]
+    fn floats_render_as_the_debug_reference() {
+        // Random bit patterns (every exponent), then values like the flow sets' (differences of
+        // dpkt timestamps, means and standard deviations of lengths).
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut values = Vec::new();
+        for _ in 0..400_000 {
+            values.push(f64::from_bits(next()));
+        }
+        for _ in 0..400_000 {
+            let t = 1.585e9 + (next() % 100_000_000) as f64 / 1e6;
+            let u = t + (next() % 10_000_000) as f64 / 1e6;
+            values.push(u - t);
+            values.push((next() % 1_000_000) as f64 / (1 + next() % 5000) as f64);
+            values.push(((next() % 1_000_000) as f64).sqrt());
+        }
+        for e in -330..310 {
+            for m in [1.0, 1.5, 9.999_999_999_999_999, 2.220_446_049_250_313e-16] {
+                values.push(m * 10f64.powi(e));
+                values.push(-m * 10f64.powi(e));
+            }
+        }
+        values.extend([
+            0.0,
+            -0.0,
+            1e16,
+            9_999_999_999_999_998.0,
+            1e-4,
+            9.999e-5,
+            5e-324,
+            1_658_206_780_088_562.0 + 0.25,
+        ]);
+        let (mut out, mut ties) = (Vec::new(), 0);
+        for v in values.into_iter().filter(|v| v.is_finite()) {
+            out.clear();
+            write_float_py(&mut out, v);
+            let ours = std::str::from_utf8(&out).unwrap();
+            let debug = py_via_debug(v);
+            if ours != debug {
+                // Rust's `{:?}` rounds an exact tie between two shortest candidates up, Python
+                // (and ryu) to even (`1658206780088562.25` is `…562.2` in Python): the same
+                // length, both round-trip, ours ends even.
+                assert_eq!(ours.len(), debug.len(), "{v:e}: {ours} vs {debug}");
+                assert_eq!(ours.parse::<f64>().unwrap(), v, "{v:e}: {ours}");
+                let last = ours.bytes().rfind(u8::is_ascii_digit).unwrap();
+                assert_eq!((last - b'0') % 2, 0, "{v:e}: {ours} vs {debug}");
+                ties += 1;
+            }
+        }
+        assert!(ties >= 1, "the tie case was not met");
     }
 
     static COLUMNS: [Column; 6] = [

@@ -458,6 +458,14 @@ impl Clock {
         if nanos % 1000 == 0 && second.unsigned_abs() < 1 << 32 {
             return (second, (nanos / 1000) as u32);
         }
+        if (0..1 << 32).contains(&second) {
+            return sniff_time_exact(second, nanos);
+        }
+        self.sniff_time_parsed(ts_ns)
+    }
+
+    /// [`Clock::sniff_time`] through the decimal text, parsed as Python's `float()` parses it.
+    fn sniff_time_parsed(&mut self, ts_ns: i64) -> (i64, u32) {
         // The exact decimal, parsed with correct rounding as Python's float() does.
         use std::fmt::Write as _;
         self.scratch.clear();
@@ -481,6 +489,31 @@ impl Clock {
         }
         (whole as i64, fraction as u32)
     }
+}
+
+/// [`Clock::sniff_time`] for `0 <= second < 2^32` without text: the double nearest to
+/// `second.nanos` (ties to even, as a correctly rounded `float()` of the decimal) is `second` plus
+/// a whole number of its units in the last place, and that fraction is exact in a double.
+fn sniff_time_exact(second: i64, nanos: i64) -> (i64, u32) {
+    let frac = if second == 0 {
+        // Both operands exact: the quotient is correctly rounded.
+        nanos as f64 / 1e9
+    } else {
+        // The double's unit in the last place is 2^-shift (`second` < 2^32, so shift >= 21).
+        let shift = 52 - (63 - second.leading_zeros());
+        let scaled = (nanos as u128) << shift;
+        let (q, r) = (scaled / 1_000_000_000, scaled % 1_000_000_000);
+        let units = q + u128::from(r * 2 > 1_000_000_000 || (r * 2 == 1_000_000_000 && q % 2 == 1));
+        // units <= 2^shift <= 2^52: exact, and so is the power of two.
+        units as f64 / (1u64 << shift) as f64
+    };
+    let mut whole = second;
+    let mut fraction = (frac * 1e6).round_ties_even();
+    if fraction >= 1e6 {
+        fraction -= 1e6;
+        whole += 1;
+    }
+    (whole, fraction as u32)
 }
 
 /// Zero-padded decimal of at least `width` digits (at most 20).
@@ -944,6 +977,28 @@ mod tests {
         for (ts, want) in cases {
             clock.format(ts, &mut text);
             assert_eq!(text, want, "{ts}");
+        }
+        // The exact path equals the decimal text parsed as a double, on nanosecond stamps.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for i in 0..300_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let ts = match i % 4 {
+                0 => (x % (1 << 62)) as i64,
+                1 => (x % 4_294_967_296_000_000_000) as i64,
+                // Half a microsecond: where the rounding of the double decides.
+                2 => 1_600_000_000_000_000_500 + (x % 1_000_000_000_000) as i64 / 1000 * 1000,
+                _ => (x % 100_000_000_000) as i64,
+            };
+            let (second, nanos) = (ts.div_euclid(NS_PER_S), ts.rem_euclid(NS_PER_S));
+            if second < 1 << 32 {
+                assert_eq!(
+                    sniff_time_exact(second, nanos),
+                    clock.sniff_time_parsed(ts),
+                    "{ts}"
+                );
+            }
         }
         // The cached second is replaced when the second changes, in either direction.
         clock.format(T0 + 1_000, &mut text);

@@ -1,10 +1,11 @@
 //! Fuzz the MQTT message parser: any bytes, any protocol version, any size cap. The first input byte
 //! picks the version (bits 0-1) and a small `max_message_len` (bits 2-7, 0 = default); the rest is
-//! parsed as consecutive messages, and every lazily decoded list is walked.
+//! parsed as consecutive messages, every lazily decoded list is walked, and every result equals the
+//! general parser's (`parse_message_general`, without the PUBLISH shortcut).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mqtt_ids_mqtt::codec::{Needed, Packet, ParseOptions, ProtocolVersion};
+use mqtt_ids_mqtt::codec::{parse_message_general, Needed, Packet, ParseOptions, ProtocolVersion};
 use mqtt_ids_mqtt::{parse_message, Decoded, TooLarge};
 
 fuzz_target!(|data: &[u8]| {
@@ -23,7 +24,10 @@ fuzz_target!(|data: &[u8]| {
         max_message_len: if cap == 0 { 1 << 20 } else { cap },
     };
     while !input.is_empty() {
-        match parse_message(input, &options) {
+        let decoded = parse_message(input, &options);
+        // The PUBLISH shortcut never changes a result.
+        assert_eq!(decoded, parse_message_general(input, &options));
+        match decoded {
             Decoded::Parsed { message, consumed } => {
                 assert!(consumed >= 2 && consumed <= input.len());
                 assert_eq!(message.frame.len(), consumed);

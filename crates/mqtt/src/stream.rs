@@ -749,17 +749,21 @@ impl HalfStream {
             if data.is_empty() {
                 return data;
             }
-            match parse_message(data, &self.options(cfg, out)) {
+            // Matched by reference: binding `message` by value would copy the whole decoded
+            // message out of the return slot, a store-forwarding stall on every message
+            // (measured: 20 % of the flood profile's `process`).
+            let decoded = parse_message(data, &self.options(cfg, out));
+            match &decoded {
                 Decoded::Parsed { message, consumed } => {
-                    out.message(packet, self.now_packet, self.now_ts_ns, &message);
-                    data = &data[consumed..];
+                    out.message(packet, self.now_packet, self.now_ts_ns, message);
+                    data = &data[*consumed..];
                 }
                 Decoded::Incomplete(_) => {
                     self.start_partial(data, packet, ts_ns, cfg, budget, out);
                     return &[];
                 }
                 Decoded::TooLarge(too_large) => {
-                    self.too_large(too_large, data, packet, ts_ns, out);
+                    self.too_large(*too_large, data, packet, ts_ns, out);
                     return if self.mode == Mode::Resync {
                         // The first byte cannot start a message; search from the next one.
                         self.stats.resync_bytes += 1;

@@ -775,3 +775,74 @@ fn dup_flag_and_reason_codes() {
     assert!(findings_of(&[0xf0, 0x01, 0x19], V5).is_empty());
     assert!(findings_of(&[0xf0, 0x01, 0x87], V5).contains(K::UnknownReasonCode));
 }
+
+/// The PUBLISH shortcut of `parse_message` gives exactly what the general parser gives, on the
+/// cases it takes (clean 3.x PUBLISH) and on every near miss it must leave to the general path
+/// (each condition of `plain_publish` broken once), at every protocol level and every
+/// truncation. The fuzz target `mqtt_message` checks the same on arbitrary bytes.
+#[test]
+fn publish_shortcut_equals_the_general_parser() {
+    let topics: [&[u8]; 9] = [
+        b"Temperature",
+        b"a",
+        b"",
+        b"a/+",
+        b"#",
+        b"t\0",
+        b"\xc3\xa9",
+        b"\xff",
+        b"\x7f~",
+    ];
+    let mut cases = 0;
+    for first in 0x30..=0x3fu8 {
+        for topic in topics {
+            for id in [None, Some(0u16), Some(1), Some(0xffff)] {
+                for payload in [&b""[..], b"21.5", &[0u8; 200]] {
+                    let mut body = Vec::new();
+                    body.extend_from_slice(&(topic.len() as u16).to_be_bytes());
+                    body.extend_from_slice(topic);
+                    if let Some(id) = id {
+                        body.extend_from_slice(&id.to_be_bytes());
+                    }
+                    body.extend_from_slice(payload);
+                    let mut len = [0u8; 4];
+                    let n = header::encode_varint(body.len() as u32, &mut len).unwrap();
+                    // Minimal and (for short bodies) non-minimal remaining lengths.
+                    let mut encodings = vec![len[..n].to_vec()];
+                    if n == 1 {
+                        encodings.push(vec![len[0] | 0x80, 0x00]);
+                    }
+                    for length in encodings {
+                        let mut frame = vec![first];
+                        frame.extend_from_slice(&length);
+                        frame.extend_from_slice(&body);
+                        for version in [None, V3, V4, V5] {
+                            let o = opts(version);
+                            for end in 0..=frame.len() {
+                                let input = &frame[..end];
+                                assert_eq!(
+                                    parse_message(input, &o),
+                                    parse_message_general(input, &o),
+                                    "{input:02x?} {version:?}"
+                                );
+                                cases += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(cases > 100_000, "{cases}");
+    // The shortcut's own case parses as the general path says it must.
+    let m = parse(b"\x32\x0f\x00\x0bTemperature\x00\x07", V4);
+    assert_eq!(m.findings, FindingSet::EMPTY);
+    match m.packet {
+        Packet::Publish(p) => {
+            assert_eq!(p.topic.as_bytes(), b"Temperature");
+            assert_eq!(p.packet_id, Some(7));
+            assert!(p.payload.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+}

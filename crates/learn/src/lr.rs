@@ -2,6 +2,9 @@
 //! L2 penalty `1/(2C)·‖W‖²` on the weights (not the intercepts), softmax over all classes,
 //! stopping at `max_iter` iterations or a largest gradient component ≤ `tol`. Features are
 //! standardised inside the model (scikit-learn users add a `StandardScaler` for the same reason).
+//! Same objective and stopping rule as scikit-learn's, but L-BFGS is preconditioned with the
+//! Hessian's per-class blocks taken on a sample of rows, so it needs far fewer iterations
+//! where features are correlated.
 
 use crate::dataset::{Dataset, Matrix};
 use crate::error::{invalid, Result};
@@ -299,6 +302,114 @@ fn block_sums(rows: &[f32], d: usize, targets: &[usize], k: usize, w: &[f64]) ->
     (loss, g)
 }
 
+/// Bounds on the rows sampled (evenly spaced) for the preconditioner's Hessian blocks.
+const HESSIAN_ROWS_MIN: usize = 2048;
+const HESSIAN_ROWS_MAX: usize = 8192;
+
+/// Per class c, `Σ pᵢc(1 − pᵢc)·x̃ᵢx̃ᵢᵀ / m` (x̃ = [x, 1], (d+1)×(d+1), row-major) over the m
+/// rows `0, stride, 2·stride, …` of `xs`, at weights `w`; summed in fixed blocks of rows, so
+/// the result does not depend on the number of threads.
+fn class_hessians(xs: &[f32], d: usize, k: usize, w: &[f64], stride: usize) -> Vec<Vec<f64>> {
+    let width = d + 1;
+    let rows: Vec<&[f32]> = xs.chunks_exact(d).step_by(stride).collect();
+    let m = rows.len();
+    let parts: Vec<Vec<f64>> = rows
+        .par_chunks(1024)
+        .map(|rows| {
+            let mut h = vec![0.0f64; k * width * width];
+            let mut x = vec![1.0f64; width];
+            let mut z = vec![0.0f64; k];
+            for row in rows {
+                for (a, &b) in x.iter_mut().zip(row.iter()) {
+                    *a = b as f64;
+                }
+                for (zc, wc) in z.iter_mut().zip(w.chunks_exact(width)) {
+                    *zc = wc.iter().zip(&x).map(|(a, b)| a * b).sum();
+                }
+                let top = z.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+                let mut sum = 0.0;
+                for v in z.iter_mut() {
+                    *v = (*v - top).exp();
+                    sum += *v;
+                }
+                for (hc, &e) in h.chunks_exact_mut(width * width).zip(&z) {
+                    let p = e / sum;
+                    let a = p * (1.0 - p);
+                    for i in 0..width {
+                        let xi = a * x[i];
+                        for (hij, &xj) in hc[i * width..=i * width + i].iter_mut().zip(&x) {
+                            *hij += xi * xj;
+                        }
+                    }
+                }
+            }
+            h
+        })
+        .collect();
+    let mut h = vec![0.0f64; k * width * width];
+    for part in parts {
+        for (a, b) in h.iter_mut().zip(&part) {
+            *a += b;
+        }
+    }
+    let inv_m = 1.0 / m.max(1) as f64;
+    h.chunks_exact(width * width)
+        .map(|hc| {
+            let mut full = vec![0.0f64; width * width];
+            for i in 0..width {
+                for j in 0..=i {
+                    full[i * width + j] = hc[i * width + j] * inv_m;
+                    full[j * width + i] = full[i * width + j];
+                }
+            }
+            full
+        })
+        .collect()
+}
+
+/// Cholesky factor (lower triangle, row-major) of `m + ridge·I` for the symmetric
+/// positive-semidefinite `m` (d×d); pivots are kept ≥ 1e-12 so constant features cannot
+/// make it fail.
+fn cholesky(mut m: Vec<f64>, d: usize, ridge: f64) -> Vec<f64> {
+    for j in 0..d {
+        m[j * d + j] += ridge;
+    }
+    for j in 0..d {
+        let mut s = m[j * d + j];
+        for k in 0..j {
+            s -= m[j * d + k] * m[j * d + k];
+        }
+        let ljj = s.max(1e-12).sqrt();
+        m[j * d + j] = ljj;
+        for i in j + 1..d {
+            let mut s = m[i * d + j];
+            for k in 0..j {
+                s -= m[i * d + k] * m[j * d + k];
+            }
+            m[i * d + j] = s / ljj;
+        }
+    }
+    m
+}
+
+/// Solves `L Lᵀ v = b` in place for the factor `l` of [`cholesky`].
+fn cholesky_solve(l: &[f64], d: usize, v: &mut [f64]) {
+    for i in 0..d {
+        let mut s = v[i];
+        for k in 0..i {
+            s -= l[i * d + k] * v[k];
+        }
+        v[i] = s / l[i * d + i];
+    }
+    for i in (0..d).rev() {
+        let mut s = v[i];
+        for k in i + 1..d {
+            s -= l[k * d + i] * v[k];
+        }
+        v[i] = s / l[i * d + i];
+    }
+}
+
 /// `out[c]` = x · w_c for the `C` rows of `w` (each as long as `x`, whole four-lane steps),
 /// each with four running sums added as (s0 + s1) + (s2 + s3).
 #[inline(always)]
@@ -383,10 +494,42 @@ impl LogisticRegressionValidParams {
             }
             loss
         };
+        // Preconditioner: each class's Hessian block is Σ pᵢ(1 − pᵢ)·xᵢxᵢᵀ/n + alpha·I, so
+        // (XᵀX/n + alpha·I)⁻¹ is its inverse up to the scale L-BFGS estimates. Standardising
+        // leaves correlated features correlated; without this the curvature along such
+        // directions took L-BFGS ~94 iterations on the benchmark table, with it ~11.
+        // Preconditioner: the Hessian's diagonal blocks, one per class,
+        // Σ pᵢc(1 − pᵢc)·x̃ᵢx̃ᵢᵀ/m + alpha·I (x̃ = [x, 1]), taken on m evenly spaced rows at the
+        // current weights and applied through their Cholesky factors as L-BFGS's initial
+        // inverse Hessian. Standardising leaves correlated features correlated, and plain
+        // L-BFGS spent most of its iterations learning that curvature: 94 iterations on the 150k
+        // benchmark table, 6 with this (PERFORMANCE-NOTES.md). m = n/32 (at least 2,048, at
+        // most 8,192 rows) keeps a block computation under ~1/4 of a loss evaluation; blocks are
+        // recomputed at each of the first 10 iterates, then every 10th.
+        let stride = n.div_ceil((n / 32).clamp(HESSIAN_ROWS_MIN.min(n), HESSIAN_ROWS_MAX));
+        let mut factors: Vec<Vec<f64>> = Vec::new();
+        let mut iterate: Vec<f64> = Vec::new();
+        let mut iterates = 0usize;
+        let precondition = |w: &[f64], v: &mut [f64]| {
+            if iterate != w {
+                iterate = w.to_vec();
+                iterates += 1;
+                if iterates <= 10 || iterates % 10 == 1 {
+                    factors = class_hessians(xs, d, k, w, stride)
+                        .into_iter()
+                        .map(|h| cholesky(h, width, alpha))
+                        .collect();
+                }
+            }
+            for (block, f) in v.chunks_exact_mut(width).zip(&factors) {
+                cholesky_solve(f, width, block);
+            }
+        };
         // scipy's L-BFGS-B as scikit-learn calls it: pgtol = tol, ftol = 64 · machine epsilon.
         let (w, n_iter, _) = lbfgs::minimize(
             objective,
             vec![0.0; k * width],
+            precondition,
             p.max_iter,
             p.tol,
             64.0 * f64::EPSILON,
@@ -456,6 +599,39 @@ mod tests {
             let numeric = (fp - f0) / 1e-6;
             assert!((numeric - g[i]).abs() < 1e-4, "{i}: {numeric} vs {}", g[i]);
         }
+    }
+
+    #[test]
+    fn correlated_features_converge_in_few_iterations() {
+        // Running sums of the blob features and four near-copies of their total: correlated
+        // columns make the Hessian badly conditioned, which the preconditioner takes out.
+        let ds = blobs(3000, 11);
+        let mut rng = crate::rng::Rng::new(5);
+        let n = ds.n_rows();
+        let mut data = Vec::with_capacity(n * 8);
+        for row in ds.records.rows() {
+            let mut sum = 0.0f32;
+            for &v in row {
+                sum += v;
+                data.push(sum);
+            }
+            for &v in row {
+                data.push(sum + 0.1 * v + (0.01 * rng.normal()) as f32);
+            }
+        }
+        let wide = Dataset::new(
+            Matrix::new(n, 8, data).unwrap(),
+            ds.targets.clone(),
+            ds.classes.clone(),
+            (0..8).map(|j| format!("f{j}")).collect(),
+        )
+        .unwrap();
+        let p = LogisticRegressionParams::default().max_iter(1000);
+        let m = p.check().unwrap().fit(&wide).unwrap();
+        // 9 iterations with the preconditioner; plain L-BFGS (P = identity) took 18.
+        assert!(m.n_iter <= 12, "{} iterations", m.n_iter);
+        let acc = crate::metrics::accuracy(&wide.targets, &m.predict(&wide.records).unwrap());
+        assert!(acc > 0.9, "{acc}");
     }
 
     #[test]

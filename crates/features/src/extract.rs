@@ -77,6 +77,9 @@ impl RowSink for Output {
     fn null(&mut self) {
         delegate!(self, s => s.null())
     }
+    fn nulls(&mut self, n: usize) {
+        delegate!(self, s => s.nulls(n))
+    }
     fn uint(&mut self, v: u64) {
         delegate!(self, s => s.uint(v))
     }
@@ -149,8 +152,18 @@ pub struct ExtractReport {
     pub context: Option<ContextStats>,
 }
 
-/// A sink type for absent outputs (never written to).
-type NoSink = Output;
+/// The sinks of one pass, all of one type.
+struct Sinks<'a, S> {
+    packet: Option<&'a mut S>,
+    uniflow: Option<&'a mut S>,
+    biflow: Option<&'a mut S>,
+    mqttset: Option<&'a mut S>,
+    context: Option<&'a mut S>,
+    session: Option<&'a mut S>,
+}
+
+/// The CSV writer every output is when no Parquet was asked for.
+type Csv = CsvSink<Box<dyn Write + Send>>;
 
 /// Runs one pass over `reader`, writing every requested set to `outputs`. `progress` is called
 /// now and then with the input bytes consumed so far.
@@ -160,13 +173,53 @@ pub fn extract(
     outputs: &mut Outputs,
     progress: &mut dyn FnMut(u64),
 ) -> io::Result<ExtractReport> {
+    let all_csv = SetKind::ALL
+        .into_iter()
+        .all(|set| matches!(outputs.slot(set), None | Some(Output::Csv(_))));
+    if all_csv {
+        // All CSV (the usual case): the sets write straight into `CsvSink`, whose calls then
+        // inline into them, instead of through `Output`'s match per cell.
+        fn csv(output: &mut Option<Output>) -> Option<&mut Csv> {
+            match output.as_mut()? {
+                Output::Csv(s) => Some(s),
+                #[cfg(feature = "parquet")]
+                Output::Parquet(_) => None,
+            }
+        }
+        let sinks = Sinks {
+            packet: csv(&mut outputs.packet),
+            uniflow: csv(&mut outputs.uniflow),
+            biflow: csv(&mut outputs.biflow),
+            mqttset: csv(&mut outputs.mqttset),
+            context: csv(&mut outputs.context),
+            session: csv(&mut outputs.session),
+        };
+        return run(reader, options, sinks, progress);
+    }
+    let sinks = Sinks {
+        packet: outputs.packet.as_mut(),
+        uniflow: outputs.uniflow.as_mut(),
+        biflow: outputs.biflow.as_mut(),
+        mqttset: outputs.mqttset.as_mut(),
+        context: outputs.context.as_mut(),
+        session: outputs.session.as_mut(),
+    };
+    run(reader, options, sinks, progress)
+}
+
+fn run<S: RowSink>(
+    reader: &mut AnyReader,
+    options: &ExtractOptions,
+    mut sinks: Sinks<'_, S>,
+    progress: &mut dyn FnMut(u64),
+) -> io::Result<ExtractReport> {
     let mut report = ExtractReport::default();
     let parts = PassParts {
-        packet: outputs.packet.is_some(),
-        mqttset: outputs.mqttset.is_some(),
-        flows: outputs.uniflow.is_some() || outputs.biflow.is_some(),
+        packet: sinks.packet.is_some(),
+        mqttset: sinks.mqttset.is_some(),
+        flows: sinks.uniflow.is_some() || sinks.biflow.is_some(),
         // `context` and `session` share one state machine.
-        context: outputs.context.is_some() || outputs.session.is_some(),
+        context: sinks.context.is_some() || sinks.session.is_some(),
         mqtt: false,
     };
     let mut pass = Pass::new(&options.tracker, options.flows, parts);
@@ -175,8 +228,7 @@ pub fn extract(
     }
     let labels = &options.labels;
     // One row writer for the whole pass (it keeps a text buffer: nothing allocated per packet).
-    let mut flow_rows: FlowRows<'_, NoSink, NoSink> =
-        FlowRows::new(outputs.uniflow.as_mut(), outputs.biflow.as_mut(), labels);
+    let mut flow_rows = FlowRows::new(sinks.uniflow, sinks.biflow, labels);
     let mut last_progress = 0u64;
     loop {
         let frame = match reader.next_frame() {
@@ -200,10 +252,10 @@ pub fn extract(
         let packet = capture::decode(frame);
         report.packets += 1;
         let out = FrameOuts {
-            packet: outputs.packet.as_mut(),
-            mqttset: outputs.mqttset.as_mut(),
-            context: outputs.context.as_mut(),
-            session: outputs.session.as_mut(),
+            packet: sinks.packet.as_deref_mut(),
+            mqttset: sinks.mqttset.as_deref_mut(),
+            context: sinks.context.as_deref_mut(),
+            session: sinks.session.as_deref_mut(),
         };
         pass.on_packet(&packet, labels, out, &mut flow_rows, &mut Ignore)?;
         if let Some(e) = flow_rows.take_error() {
@@ -219,7 +271,7 @@ pub fn extract(
     progress(report.bytes_read);
     let stats = pass.finish(
         &mut flow_rows,
-        outputs.session.as_mut(),
+        sinks.session.as_deref_mut(),
         labels,
         &mut Ignore,
     )?;

@@ -271,6 +271,7 @@ struct Discard;
 
 impl RowSink for Discard {
     fn null(&mut self) {}
+    fn nulls(&mut self, _n: usize) {}
     fn uint(&mut self, _v: u64) {}
     fn int(&mut self, _v: i64) {}
     fn float(&mut self, _v: f64) {}

@@ -52,7 +52,7 @@ use mqtt_ids_mqtt::MessageEvent;
 use crate::label::{Labeler, Subject};
 use crate::schema::{Column, ColumnType::*, Schema};
 use crate::sets::FrameSet;
-use crate::sink::RowSink;
+use crate::sink::{NullRuns, RowSink};
 
 static COLUMNS: [Column; 34] = [
     Column::new("tcp.flags", Hex(4)),
@@ -886,6 +886,8 @@ impl FrameSet for MqttsetSet {
                 u64::from(packet.frame.orig_len).saturating_sub(packet.frame.data.len() as u64);
         }
 
+        // Most rows are mostly absent fields: each run of them goes to the sink at once.
+        let sink = &mut NullRuns::new(sink);
         sink.uint(u64::from(flags.0 & 0x0fff));
         sink.float(delta_ns as f64 / 1e9);
         sink.uint(tcp_len);

@@ -56,7 +56,7 @@ use crate::label::{Labeler, Subject};
 use crate::schema::{Column, ColumnType::*, Schema};
 use crate::sets::protocol::{highest_layer, MqttLayer};
 use crate::sets::FrameSet;
-use crate::sink::RowSink;
+use crate::sink::{NullRuns, RowSink};
 
 static COLUMNS: [Column; 31] = [
     Column::new("timestamp", Str),
@@ -218,6 +218,7 @@ impl FrameSet for PacketSet {
             return Ok(());
         };
 
+        let sink = &mut NullRuns::new(sink);
         self.clock.format(packet.frame.ts_ns, &mut self.text);
         sink.str(&self.text);
         let v4 = ip.version == IpVersion::V4;

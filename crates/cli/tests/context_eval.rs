@@ -4,8 +4,11 @@
 //! packet. Addresses, ports, timestamps, the connection id and the labels are left out of every
 //! feature table.
 //!
-//! - `grouped_evaluation_on_mqttset_captures` (CI): DT, RF (the MQTTset preset's 10 trees) and
+//! - `grouped_evaluation_on_mqttset_captures` (CI): DT, RF (the MQTTset preset's 100 trees) and
 //!   NB, 5 folds, targets asserted; prints the table written to docs/features.md.
+//! - `session_updates_per_connection_meet_the_targets` (CI): `session` rows every second while
+//!   connections last (what `detect` scores), grouped by connection, the flood connection's rows
+//!   in five blocks; the per-connection targets asserted for RF on every class.
 //! - `grouped_evaluation_all_classifiers` (`#[ignore]`, minutes): also LR, kNN, GB and MLP:
 //!   `cargo test -p mqtt-ids --release --test context_eval -- --ignored --nocapture`.
 //! - `scores_do_not_change_when_addresses_do`: every address and client port replaced, one for
@@ -112,17 +115,22 @@ fn push_cell(line: &mut String, cell: &str) {
 
 /// Every set's rows of one capture (header first), from one `extract` pass, with addresses
 /// (and client ports) optionally rewritten first.
-fn extract_capture(path: &Path, class: &str) -> SetRows {
-    extract_labelled(
+fn extract_capture(path: &Path, class: &str, session_update_ns: Option<i64>) -> SetRows {
+    extract_options(
         path,
         Labeler {
             class: Some(class.to_string()),
             ..Labeler::default()
         },
+        session_update_ns,
     )
 }
 
 fn extract_labelled(path: &Path, labels: Labeler) -> SetRows {
+    extract_options(path, labels, None)
+}
+
+fn extract_options(path: &Path, labels: Labeler, session_update_ns: Option<i64>) -> SetRows {
     let buffers: Vec<(SetKind, Shared)> = SETS.iter().map(|&s| (s, Shared::default())).collect();
     let mut outputs = Outputs::default();
     for (set, buffer) in &buffers {
@@ -136,6 +144,7 @@ fn extract_labelled(path: &Path, labels: Labeler) -> SetRows {
     }
     let options = ExtractOptions {
         labels,
+        session_update_ns,
         ..ExtractOptions::default()
     };
     let mut reader = open(path.to_str().unwrap(), ReaderOptions::default()).unwrap();
@@ -183,7 +192,15 @@ enum Grouping {
     /// five contiguous blocks, each a group, as MQTTset's authors split that capture ("split by
     /// packet"): its class can then be both trained and tested. Per-frame sets only.
     SingleConnectionInBlocks,
+    /// `session` rows every [`SESSION_UPDATE_NS`] while a connection lasts (what `detect`
+    /// scores live), grouped by connection; the flood connection's rows cut into five blocks as
+    /// above. Only the `session` set.
+    SessionUpdates,
 }
+
+/// The update interval of [`Grouping::SessionUpdates`]: 1 s. Rows are written on the packet
+/// clock, so the flood connection (a burst every ~2 s for 17.8 s) has 9 of them.
+const SESSION_UPDATE_NS: i64 = 1_000_000_000;
 
 fn tables(dir: &Path, per_capture: &[Labelled], grouping: Grouping) -> Vec<(SetKind, Dataset)> {
     std::fs::create_dir_all(dir).unwrap();
@@ -202,9 +219,14 @@ fn tables(dir: &Path, per_capture: &[Labelled], grouping: Grouping) -> Vec<(SetK
             }
             let conn = table[0].iter().position(|h| h == "conn_id");
             let one_connection = context[1..].iter().all(|r| r[0] == context[1][0]);
-            let blocks = grouping == Grouping::SingleConnectionInBlocks
-                && one_connection
-                && matches!(set, SetKind::Context | SetKind::Mqttset | SetKind::Packet);
+            let blocks = one_connection
+                && match grouping {
+                    Grouping::SingleConnectionInBlocks => {
+                        matches!(set, SetKind::Context | SetKind::Mqttset | SetKind::Packet)
+                    }
+                    Grouping::SessionUpdates => set == SetKind::Session,
+                    Grouping::Connection => false,
+                };
             let n = table.len() - 1;
             for (r, row) in table.iter().enumerate().skip(1) {
                 let mut line = String::new();
@@ -272,16 +294,26 @@ fn run(models: &[(&str, Option<&str>)], grouping: Grouping) -> Option<Results> {
     let data = shared_data()?;
     let per_capture: Vec<Labelled> = CAPTURES
         .iter()
-        .map(|(file, class)| (class.to_string(), extract_capture(&data.join(file), class)))
+        .map(|(file, class)| {
+            let interval = (grouping == Grouping::SessionUpdates).then_some(SESSION_UPDATE_NS);
+            (
+                class.to_string(),
+                extract_capture(&data.join(file), class, interval),
+            )
+        })
         .collect();
     let dir = std::env::temp_dir().join(format!("mqtt-ids-context-eval-{}", std::process::id()));
     let sets = tables(&dir, &per_capture, grouping);
     let mut results = Vec::new();
     for (set, ds) in &sets {
-        if grouping == Grouping::SingleConnectionInBlocks
-            && matches!(set, SetKind::Biflow | SetKind::Session)
-        {
-            continue; // the flood connection is one row: nothing to cut
+        match grouping {
+            Grouping::SingleConnectionInBlocks
+                if matches!(set, SetKind::Biflow | SetKind::Session) =>
+            {
+                continue; // the flood connection is one row: nothing to cut
+            }
+            Grouping::SessionUpdates if *set != SetKind::Session => continue,
+            _ => {}
         }
         for (kind, preset) in models {
             let params = ModelParams::from_name(kind, *preset).unwrap();
@@ -439,6 +471,34 @@ fn grouped_evaluation_on_mqttset_captures() {
     );
 }
 
+/// Per connection, every class, flood included: `session` rows every second while connections
+/// last — the rows `detect` scores live — grouped by connection, the flood capture's single
+/// connection cut into five blocks of its update rows (as its authors split it by packet). A
+/// connection is judged at every update, from its first second on, not once at its end.
+#[test]
+fn session_updates_per_connection_meet_the_targets() {
+    let Some(results) = run(&CI_MODELS, Grouping::SessionUpdates) else {
+        return;
+    };
+    println!(
+        "session rows every second, grouped by connection (flood in five blocks)\n{}",
+        table_markdown(&results)
+    );
+    for (_, model, r) in &results {
+        let flood = r.per_class.iter().find(|c| c.class == "flood").unwrap();
+        // Rows come on the packet clock: the flood client sends a burst every ~2 s.
+        assert_eq!(flood.support, 9, "{model}: flood update rows");
+    }
+    // The issue's per-connection targets hold for the forest (measured: macro-F1 1.0000, every
+    // recall 1.0000); the single tree reaches 0.9857 (one malariados connection's update rows).
+    let failures = target_failures(&results, &["rf"], None);
+    assert!(
+        failures.is_empty(),
+        "targets not met:\n{}",
+        failures.join("\n")
+    );
+}
+
 /// The issue's targets as written, on every class, grouped by connection. Fails: see above.
 #[test]
 #[ignore = "cannot pass on these captures: the flood class is a single connection"]
@@ -570,8 +630,11 @@ fn scores_do_not_change_when_addresses_do() {
     for (file, class) in CAPTURES {
         let to = dir.join(format!("moved-{file}.pcap"));
         rewrite(&data.join(file), &to, &mut remap);
-        plain.push((class.to_string(), extract_capture(&data.join(file), class)));
-        moved.push((class.to_string(), extract_capture(&to, class)));
+        plain.push((
+            class.to_string(),
+            extract_capture(&data.join(file), class, None),
+        ));
+        moved.push((class.to_string(), extract_capture(&to, class, None)));
     }
     assert!(remap.addrs.len() >= 3 && remap.ports.len() > 1000);
     let a = tables(&dir.join("plain"), &plain, Grouping::Connection);
@@ -673,7 +736,7 @@ fn generalisation_from_simulation_to_real_captures() {
     }
     let real: Vec<_> = CAPTURES
         .iter()
-        .map(|(file, class)| extract_capture(&data.join(file), rename(class)))
+        .map(|(file, class)| extract_capture(&data.join(file), rename(class), None))
         .collect();
     let read = |rows: &[SetRows], set: SetKind, path: &Path| {
         let mut text = rows[0][&set][0].join(",") + "\n";

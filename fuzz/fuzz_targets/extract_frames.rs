@@ -56,10 +56,13 @@ fuzz_target!(|data: &[u8]| {
     for set in SetKind::ALL {
         *outputs.slot(set) = csv(set);
     }
-    // A small table, so evictions are exercised; online flows (timeouts) when the last byte is odd.
+    // A small table, so evictions are exercised; online flows (timeouts) and `session` update
+    // rows every 3 ms (what `detect` scores) when the last byte is odd.
+    let online = data.last().is_some_and(|b| b & 1 == 1);
     let options = ExtractOptions {
+        session_update_ns: online.then_some(3_000_000),
         flows: FlowConfig {
-            mode: if data.last().is_some_and(|b| b & 1 == 1) {
+            mode: if online {
                 FlowMode::Timeout {
                     idle_ns: 2_000_000,
                     active_ns: Some(5_000_000),

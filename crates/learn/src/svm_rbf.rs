@@ -1,7 +1,9 @@
 //! Kernel SVM with an RBF kernel like scikit-learn's `SVC(kernel="rbf", gamma="scale")`:
 //! libsvm's SMO (second-order working-set selection, Fan et al. 2005) on each pair of classes
 //! (one-vs-one, majority vote; ties go to the first class), kernel columns kept in an LRU cache
-//! of `cache_size_mb`. Features are standardised inside the model.
+//! of `cache_size_mb`. Features are standardised inside the model. Kernel columns are computed
+//! from a feature-major copy of the rows with an f32 exponential, and the working-set
+//! selection and gradient update are branch-free loops (AVX2 where available, same bits).
 //!
 //! Row limit: training is O(n²) in time, so at most `max_train_rows` rows (20,000 by default)
 //! are used. A larger table is cut to a seeded, stratified subsample of that many rows (each
@@ -11,7 +13,7 @@
 
 use crate::dataset::{Dataset, Matrix};
 use crate::error::{invalid, Result};
-use crate::exp::exp_nonpositive;
+use crate::exp::exp_nonpositive_f32;
 use crate::gemm::sgemm;
 use crate::model::{no_progress, Classifier, Fit, FitInfo, ParamGuard, Progress};
 use crate::rng::Rng;
@@ -125,146 +127,371 @@ pub struct Svc {
     pub n_train_rows: usize,
 }
 
-/// Dot product with eight running sums (vectorisable; a plain `sum()` of f32 is not).
-#[inline]
-fn dot8(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
+/// Defines `$name` as a loop body compiled twice, for AVX2 where the processor has it (run-time
+/// check) and for the build's baseline. Multiplies and adds stay separate (Rust never fuses
+/// them) and every value is computed by the same operations in the same order, so both builds
+/// give the same bits; only the vector width changes.
+macro_rules! avx2_or_baseline {
+    ($(#[$meta:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$meta])*
+        #[allow(clippy::too_many_arguments)]
+        fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            #[allow(clippy::too_many_arguments)]
+            fn body($($arg: $ty),*) $(-> $ret)? $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2")]
+                #[allow(unsafe_code, clippy::too_many_arguments)]
+                unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
+                    body($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the processor supports AVX2 (checked just above), the only
+                    // requirement of a `target_feature(enable = "avx2")` function.
+                    #[allow(unsafe_code)]
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            body($($arg),*)
         }
-    }
-    let mut s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    for (x, y) in ra.iter().zip(rb) {
-        s += x * y;
-    }
-    s
+    };
 }
 
 /// Kernel columns of one binary problem in the solver's position order (libsvm's `Cache`):
 /// the column of row `r` holds K(r, row at position t) for the first `len` positions, so while
-/// the active set is shrunk only its prefix is computed. Least recently used columns are
-/// evicted first once `budget` values are stored.
+/// the active set is shrunk only its prefix is computed. The rows are also kept feature-major
+/// in position order (`xt`), so a column is computed as `d` passes of multiply-adds along
+/// contiguous runs of positions (no per-row horizontal sums). Least recently used columns are
+/// evicted first once `budget` values are stored (a linked list over row ids: O(1) per use).
 struct KernelCache<'a> {
+    /// Rows by row id, row-major.
     x: &'a [f32],
     d: usize,
+    n: usize,
+    /// ‖x‖² by row id.
     norms: Vec<f32>,
+    /// xt[j·n + t]: feature j of the row at position t.
+    xt: Vec<f32>,
+    /// ‖x‖² of the row at position t.
+    norms_pos: Vec<f32>,
     gamma: f32,
-    columns: HashMap<usize, (Rc<Vec<f32>>, u64)>,
+    columns: Vec<Option<Rc<Vec<f32>>>>,
+    /// LRU list over row ids (sentinel n): prev/next, least recently used first.
+    prev: Vec<usize>,
+    next: Vec<usize>,
     budget: usize,
     stored: usize,
-    clock: u64,
 }
 
-impl KernelCache<'_> {
-    /// The column of row `r` over positions `0..len` (`perm[t]` is the row at position t).
-    fn column(&mut self, r: usize, len: usize, perm: &[usize]) -> Rc<Vec<f32>> {
-        self.clock += 1;
-        let (mut col, have) = match self.columns.remove(&r) {
-            Some((c, _)) => {
-                let have = c.len();
-                (c, have)
-            }
-            None => (Rc::new(Vec::new()), 0),
-        };
-        self.stored -= have;
-        if have < len {
-            let (d, x, norms, gamma) = (self.d, self.x, &self.norms[..], self.gamma);
-            let c = Rc::make_mut(&mut col);
-            c.resize(len, 0.0);
-            let tail = &mut c[have..];
-            let rows = &perm[have..len];
-            if tail.len() >= 8192 {
-                tail.par_chunks_mut(4096)
-                    .zip(rows.par_chunks(4096))
-                    .for_each(|(out, rows)| kernel_run(x, d, norms, gamma, r, rows, out));
-            } else {
-                kernel_run(x, d, norms, gamma, r, rows, tail);
+impl<'a> KernelCache<'a> {
+    /// `n` rows of `d` features in `x` (row-major), all in position order to start with.
+    fn new(x: &'a [f32], n: usize, d: usize, gamma: f32, budget: usize) -> Self {
+        let row = |r: usize| &x[r * d..(r + 1) * d];
+        let norms: Vec<f32> = (0..n).map(|r| row(r).iter().map(|v| v * v).sum()).collect();
+        let mut xt = vec![0f32; d * n];
+        for t in 0..n {
+            for (j, &v) in row(t).iter().enumerate() {
+                xt[j * n + t] = v;
             }
         }
-        while self.stored + col.len() > self.budget && !self.columns.is_empty() {
-            if let Some((&old, _)) = self.columns.iter().min_by_key(|(_, (_, s))| *s) {
-                let (c, _) = self.columns.remove(&old).expect("present");
+        KernelCache {
+            x,
+            d,
+            n,
+            norms_pos: norms.clone(),
+            norms,
+            xt,
+            gamma,
+            columns: vec![None; n],
+            prev: vec![n; n + 1],
+            next: vec![n; n + 1],
+            budget,
+            stored: 0,
+        }
+    }
+
+    fn unlink(&mut self, r: usize) {
+        let (p, q) = (self.prev[r], self.next[r]);
+        self.next[p] = q;
+        self.prev[q] = p;
+    }
+
+    fn push_back(&mut self, r: usize) {
+        let s = self.n;
+        let last = self.prev[s];
+        self.next[last] = r;
+        self.prev[r] = last;
+        self.next[r] = s;
+        self.prev[s] = r;
+    }
+
+    /// The column of row `r` over positions `0..len`.
+    fn column(&mut self, r: usize, len: usize) -> Rc<Vec<f32>> {
+        let mut col = match self.columns[r].take() {
+            Some(c) => {
+                self.unlink(r);
+                self.stored -= c.len();
+                c
+            }
+            None => Rc::new(Vec::new()),
+        };
+        let have = col.len();
+        if have < len {
+            let c = Rc::make_mut(&mut col);
+            c.resize(len, 0.0);
+            let (d, n, gamma) = (self.d, self.n, self.gamma);
+            let xr = &self.x[r * d..(r + 1) * d];
+            let nr = self.norms[r];
+            let (xt, norms_pos) = (&self.xt[..], &self.norms_pos[..]);
+            let tail = &mut c[have..];
+            const PART: usize = 4096;
+            if tail.len() >= 2 * PART {
+                tail.par_chunks_mut(PART).enumerate().for_each(|(b, out)| {
+                    kernel_positions(xt, n, xr, nr, norms_pos, gamma, have + b * PART, out)
+                });
+            } else {
+                kernel_positions(xt, n, xr, nr, norms_pos, gamma, have, tail);
+            }
+        }
+        while self.stored + col.len() > self.budget && self.next[self.n] != self.n {
+            let old = self.next[self.n];
+            self.unlink(old);
+            if let Some(c) = self.columns[old].take() {
                 self.stored -= c.len();
             }
         }
         self.stored += col.len();
-        self.columns.insert(r, (col.clone(), self.clock));
+        self.columns[r] = Some(col.clone());
+        self.push_back(r);
         col
     }
 
-    /// Positions `p < q` were swapped: swap them in every stored column long enough, and cut
-    /// the columns that cover `p` but not `q` back to `p` values.
+    /// Positions `p < q` were swapped: swap them in the feature-major rows and in every stored
+    /// column long enough, and cut the columns that cover `p` but not `q` back to `p` values.
     fn swap_positions(&mut self, p: usize, q: usize) {
-        for (col, _) in self.columns.values_mut() {
-            if col.len() > q {
-                Rc::make_mut(col).swap(p, q);
-            } else if col.len() > p {
-                self.stored -= col.len() - p;
-                Rc::make_mut(col).truncate(p);
+        let n = self.n;
+        for j in 0..self.d {
+            self.xt.swap(j * n + p, j * n + q);
+        }
+        self.norms_pos.swap(p, q);
+        let mut r = self.next[n];
+        while r != n {
+            if let Some(col) = self.columns[r].as_mut() {
+                if col.len() > q {
+                    Rc::make_mut(col).swap(p, q);
+                } else if col.len() > p {
+                    self.stored -= col.len() - p;
+                    Rc::make_mut(col).truncate(p);
+                }
+            }
+            r = self.next[r];
+        }
+    }
+}
+
+avx2_or_baseline! {
+    /// `out[t − lo]` = K(x_r, row at position t) = exp(−γ‖x_r − x_t‖²) for positions
+    /// `lo..lo + out.len()`: per tile of 256 positions, one multiply-add pass per feature along
+    /// the feature-major rows, then the exponentials over the tile (f32, vectorised).
+    fn kernel_positions(
+        xt: &[f32],
+        n: usize,
+        xr: &[f32],
+        nr: f32,
+        norms_pos: &[f32],
+        gamma: f32,
+        lo: usize,
+        out: &mut [f32],
+    ) {
+        const TILE: usize = 256;
+        for (b, o) in out.chunks_mut(TILE).enumerate() {
+            let t0 = lo + b * TILE;
+            let m = o.len();
+            o.fill(0.0);
+            for (j, &a) in xr.iter().enumerate() {
+                let col = &xt[j * n + t0..j * n + t0 + m];
+                for (ov, &v) in o.iter_mut().zip(col) {
+                    *ov += a * v;
+                }
+            }
+            for (ov, &nt) in o.iter_mut().zip(&norms_pos[t0..t0 + m]) {
+                *ov = exp_nonpositive_f32(-gamma * (nr + nt - 2.0 * *ov).max(0.0));
             }
         }
     }
 }
 
-/// `out[t]` = K(row r, row rows[t]) = exp(−γ‖x_r − x_row‖²): the dot products first, then
-/// the exponentials over the whole run (a loop that vectorises; libm's `expf` per value was a
-/// quarter of a fit). Compiled for AVX2 where the processor has it, with the same bits.
-fn kernel_run(
-    x: &[f32],
-    d: usize,
-    norms: &[f32],
-    gamma: f32,
-    r: usize,
-    rows: &[usize],
-    out: &mut [f32],
-) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the processor supports AVX2 (checked just above), the only requirement
-            // of a `target_feature(enable = "avx2")` function.
-            #[allow(unsafe_code)]
-            return unsafe { kernel_run_avx2(x, d, norms, gamma, r, rows, out) };
+/// Lanes of the selection loops (two AVX2 registers of f64 per running value).
+const LANES: usize = 8;
+
+/// Picks the best of per-lane (value, position) candidates: largest value, then largest
+/// position, so the result is the last position with the largest value, as a scalar loop
+/// with `>=` would give. Values are fractions `num / den` (den > 0), compared by
+/// cross-multiplying; positions `usize::MAX` mark lanes without a candidate.
+#[inline(always)]
+fn best_of_lanes(num: &[f64; LANES], den: &[f64; LANES], at: &[usize; LANES]) -> (f64, usize) {
+    let (mut bn, mut bd, mut p) = (0.0, 1.0, usize::MAX);
+    for l in 0..LANES {
+        if at[l] == usize::MAX {
+            continue;
+        }
+        let (lhs, rhs) = (num[l] * bd, bn * den[l]);
+        if p == usize::MAX || lhs > rhs || (lhs == rhs && at[l] > p) {
+            (bn, bd, p) = (num[l], den[l], at[l]);
         }
     }
-    kernel_run_body(x, d, norms, gamma, r, rows, out)
+    (bn / bd, p)
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[allow(unsafe_code)]
-unsafe fn kernel_run_avx2(
-    x: &[f32],
-    d: usize,
-    norms: &[f32],
-    gamma: f32,
-    r: usize,
-    rows: &[usize],
-    out: &mut [f32],
-) {
-    kernel_run_body(x, d, norms, gamma, r, rows, out)
-}
-
-#[inline(always)]
-fn kernel_run_body(
-    x: &[f32],
-    d: usize,
-    norms: &[f32],
-    gamma: f32,
-    r: usize,
-    rows: &[usize],
-    out: &mut [f32],
-) {
-    let xr = &x[r * d..(r + 1) * d];
-    for (o, &row) in out.iter_mut().zip(rows) {
-        let dot = dot8(xr, &x[row * d..(row + 1) * d]);
-        *o = -gamma * (norms[r] + norms[row] - 2.0 * dot).max(0.0);
+avx2_or_baseline! {
+    /// libsvm's first working-set index: the position maximising −y·G over
+    /// I_up = {y = +1, α < C} ∪ {y = −1, α > 0} (the last one on ties), branch-free: the
+    /// membership test is one comparison of the room left to the bound (C − α for y = +1,
+    /// α for y = −1), so every mask stays as wide as the f64 lanes.
+    /// Returns (−y·G there, position), or position `usize::MAX` if I_up is empty.
+    fn select_i(y: &[f64], alpha: &[f64], g: &[f64], c: f64) -> (f64, usize) {
+        let mut best = [f64::NEG_INFINITY; LANES];
+        let mut at = [usize::MAX; LANES];
+        let n = g.len();
+        let whole = n - n % LANES;
+        let lanes = y[..whole]
+            .chunks_exact(LANES)
+            .zip(alpha[..whole].chunks_exact(LANES))
+            .zip(g[..whole].chunks_exact(LANES));
+        for (b, ((yb, ab), gb)) in lanes.enumerate() {
+            for l in 0..LANES {
+                let room = if yb[l] > 0.0 { c - ab[l] } else { ab[l] };
+                let v = -yb[l] * gb[l];
+                let better = (room > 0.0) & (v >= best[l]);
+                best[l] = if better { v } else { best[l] };
+                at[l] = if better { b * LANES + l } else { at[l] };
+            }
+        }
+        for t in whole..n {
+            let l = t - whole;
+            let room = if y[t] > 0.0 { c - alpha[t] } else { alpha[t] };
+            let v = -y[t] * g[t];
+            if room > 0.0 && v >= best[l] {
+                best[l] = v;
+                at[l] = t;
+            }
+        }
+        best_of_lanes(&best, &[1.0; LANES], &at)
     }
-    for o in out.iter_mut() {
-        *o = exp_nonpositive(*o as f64) as f32;
+}
+
+avx2_or_baseline! {
+    /// libsvm's second working-set index for the first one with −y·G = `gmax` and kernel column
+    /// `ki`: over I_low = {y = +1, α > 0} ∪ {y = −1, α < C}, the position maximising
+    /// (gmax + y·G)² / (2 − 2·K_it) among those with gmax + y·G > 0 (the last one on ties;
+    /// a non-positive denominator is replaced by `tau`). Branch-free, and without a division
+    /// per candidate: each lane keeps its best fraction and compares by cross-multiplying.
+    /// Returns (max of y·G over I_low, position or `usize::MAX`).
+    fn select_j(
+        y: &[f64],
+        alpha: &[f64],
+        g: &[f64],
+        ki: &[f32],
+        c: f64,
+        gmax: f64,
+        tau: f64,
+    ) -> (f64, usize) {
+        let mut best_num = [-1.0f64; LANES];
+        let mut best_den = [1.0f64; LANES];
+        let mut at = [usize::MAX; LANES];
+        let mut gmax2 = [f64::NEG_INFINITY; LANES];
+        let n = g.len();
+        let whole = n - n % LANES;
+        let lanes = y[..whole]
+            .chunks_exact(LANES)
+            .zip(alpha[..whole].chunks_exact(LANES))
+            .zip(g[..whole].chunks_exact(LANES))
+            .zip(ki[..whole].chunks_exact(LANES));
+        for (b, (((yb, ab), gb), kb)) in lanes.enumerate() {
+            for l in 0..LANES {
+                let room = if yb[l] > 0.0 { ab[l] } else { c - ab[l] };
+                let low = room > 0.0;
+                let yg = yb[l] * gb[l];
+                gmax2[l] = gmax2[l].max(if low { yg } else { f64::NEG_INFINITY });
+                let diff = gmax + yg;
+                let q = 2.0 - 2.0 * kb[l] as f64;
+                let q = if q > 0.0 { q } else { tau };
+                let num = diff * diff;
+                let better = low & (diff > 0.0) & (num * best_den[l] >= best_num[l] * q);
+                best_num[l] = if better { num } else { best_num[l] };
+                best_den[l] = if better { q } else { best_den[l] };
+                at[l] = if better { b * LANES + l } else { at[l] };
+            }
+        }
+        for t in whole..n {
+            let l = t - whole;
+            let room = if y[t] > 0.0 { alpha[t] } else { c - alpha[t] };
+            let yg = y[t] * g[t];
+            if room > 0.0 {
+                gmax2[l] = gmax2[l].max(yg);
+                let diff = gmax + yg;
+                let q = 2.0 - 2.0 * ki[t] as f64;
+                let q = if q > 0.0 { q } else { tau };
+                let num = diff * diff;
+                if diff > 0.0 && num * best_den[l] >= best_num[l] * q {
+                    best_num[l] = num;
+                    best_den[l] = q;
+                    at[l] = t;
+                }
+            }
+        }
+        let top = gmax2.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+        (top, best_of_lanes(&best_num, &best_den, &at).1)
+    }
+}
+
+avx2_or_baseline! {
+    /// G_t += y_t·(a·K_it + b·K_jt) on every position (a = y_i·Δα_i, b = y_j·Δα_j), and in
+    /// the same pass the next first working-set index on the updated gradient, as
+    /// [`select_i`] would return it (one pass over y, α and G instead of two).
+    fn update_gradient_select_i(
+        g: &mut [f64],
+        y: &[f64],
+        alpha: &[f64],
+        ki: &[f32],
+        kj: &[f32],
+        a: f64,
+        b: f64,
+        c: f64,
+    ) -> (f64, usize) {
+        let mut best = [f64::NEG_INFINITY; LANES];
+        let mut at = [usize::MAX; LANES];
+        let n = g.len();
+        let whole = n - n % LANES;
+        let (g_whole, g_tail) = g.split_at_mut(whole);
+        let lanes = g_whole
+            .chunks_exact_mut(LANES)
+            .zip(y[..whole].chunks_exact(LANES))
+            .zip(alpha[..whole].chunks_exact(LANES))
+            .zip(ki[..whole].chunks_exact(LANES))
+            .zip(kj[..whole].chunks_exact(LANES));
+        for (blk, ((((gb, yb), ab), kib), kjb)) in lanes.enumerate() {
+            for l in 0..LANES {
+                gb[l] += yb[l] * (a * kib[l] as f64 + b * kjb[l] as f64);
+                let room = if yb[l] > 0.0 { c - ab[l] } else { ab[l] };
+                let v = -yb[l] * gb[l];
+                let better = (room > 0.0) & (v >= best[l]);
+                best[l] = if better { v } else { best[l] };
+                at[l] = if better { blk * LANES + l } else { at[l] };
+            }
+        }
+        for (l, gt) in g_tail.iter_mut().enumerate() {
+            let t = whole + l;
+            *gt += y[t] * (a * ki[t] as f64 + b * kj[t] as f64);
+            let room = if y[t] > 0.0 { c - alpha[t] } else { alpha[t] };
+            let v = -y[t] * *gt;
+            if room > 0.0 && v >= best[l] {
+                best[l] = v;
+                at[l] = t;
+            }
+        }
+        best_of_lanes(&best, &[1.0; LANES], &at)
     }
 }
 
@@ -288,20 +515,7 @@ fn smo(
     shrinking: bool,
 ) -> (Vec<f64>, f64) {
     let n = labels.len();
-    let norms: Vec<f32> = x
-        .chunks_exact(d)
-        .map(|r| r.iter().map(|v| v * v).sum())
-        .collect();
-    let mut cache = KernelCache {
-        x,
-        d,
-        norms,
-        gamma: gamma as f32,
-        columns: HashMap::new(),
-        budget: ((cache_mb << 20) / 4).max(2 * n),
-        stored: 0,
-        clock: 0,
-    };
+    let mut cache = KernelCache::new(x, n, d, gamma as f32, ((cache_mb << 20) / 4).max(2 * n));
     const TAU: f64 = 1e-12;
     // Everything below is in position order; perm[t] is the row at position t.
     let mut perm: Vec<usize> = (0..n).collect();
@@ -321,6 +535,8 @@ fn smo(
         usize::MAX
     };
     let mut iter = 0;
+    // The next first working-set index, found while the gradient was updated.
+    let mut first: Option<(f64, usize)> = None;
     // Rebuilds g on the inactive positions from g_bar and the free variables' columns.
     let reconstruct = |active: usize,
                        cache: &mut KernelCache,
@@ -337,7 +553,7 @@ fn smo(
         }
         for i in 0..active {
             if !upper(alpha[i]) && !lower(alpha[i]) {
-                let ki = cache.column(perm[i], n, perm);
+                let ki = cache.column(perm[i], n);
                 for t in active..n {
                     g[t] += alpha[i] * y[i] * y[t] * ki[t] as f64;
                 }
@@ -347,6 +563,7 @@ fn smo(
     while iter < max_iter {
         counter -= 1;
         if counter == 0 {
+            first = None;
             counter = n.min(1000);
             // Shrinking (libsvm's do_shrinking).
             let (mut gmax1, mut gmax2) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
@@ -411,72 +628,38 @@ fn smo(
         }
         // Working set on the active positions: i maximises −y·G over I_up, j minimises the
         // second-order objective.
-        let select = |active: usize, cache: &mut KernelCache, alpha: &[f64], g: &[f64]| {
-            let mut gmax = f64::NEG_INFINITY;
-            let mut i = usize::MAX;
-            for t in 0..active {
-                if y[t] > 0.0 {
-                    if alpha[t] < c && -g[t] >= gmax {
-                        gmax = -g[t];
-                        i = t;
-                    }
-                } else if alpha[t] > 0.0 && g[t] >= gmax {
-                    gmax = g[t];
-                    i = t;
-                }
-            }
+        let select = |active: usize,
+                      cache: &mut KernelCache,
+                      alpha: &[f64],
+                      g: &[f64],
+                      first: Option<(f64, usize)>| {
+            let (gmax, i) =
+                first.unwrap_or_else(|| select_i(&y[..active], &alpha[..active], &g[..active], c));
             if i == usize::MAX {
                 return None;
             }
-            let ki = cache.column(perm[i], active, &perm);
-            let mut gmax2 = f64::NEG_INFINITY;
-            let mut j = usize::MAX;
-            let mut obj_min = f64::INFINITY;
-            let quad = |k_it: f64| {
-                let q = 2.0 - 2.0 * k_it; // K_ii + K_tt − 2 K_it with K_tt = 1 (RBF)
-                if q > 0.0 {
-                    q
-                } else {
-                    TAU
-                }
-            };
-            for t in 0..active {
-                if y[t] > 0.0 {
-                    if alpha[t] > 0.0 {
-                        gmax2 = gmax2.max(g[t]);
-                        let diff = gmax + g[t];
-                        if diff > 0.0 {
-                            let obj = -diff * diff / quad(ki[t] as f64);
-                            if obj <= obj_min {
-                                obj_min = obj;
-                                j = t;
-                            }
-                        }
-                    }
-                } else if alpha[t] < c {
-                    gmax2 = gmax2.max(-g[t]);
-                    let diff = gmax - g[t];
-                    if diff > 0.0 {
-                        let obj = -diff * diff / quad(ki[t] as f64);
-                        if obj <= obj_min {
-                            obj_min = obj;
-                            j = t;
-                        }
-                    }
-                }
-            }
+            let ki = cache.column(perm[i], active);
+            let (gmax2, j) = select_j(
+                &y[..active],
+                &alpha[..active],
+                &g[..active],
+                &ki[..active],
+                c,
+                gmax,
+                TAU,
+            );
             if gmax + gmax2 < eps || j == usize::MAX {
                 return None;
             }
             Some((i, j, ki))
         };
-        let (i, j, ki) = match select(active, &mut cache, &alpha, &g) {
+        let (i, j, ki) = match select(active, &mut cache, &alpha, &g, first.take()) {
             Some(w) => w,
             None => {
                 // Optimal on the active set: rebuild the whole gradient and check again.
                 reconstruct(active, &mut cache, &perm, &alpha, &y, &mut g, &g_bar);
                 active = n;
-                match select(active, &mut cache, &alpha, &g) {
+                match select(active, &mut cache, &alpha, &g, None) {
                     Some(w) => {
                         counter = 1;
                         w
@@ -486,7 +669,7 @@ fn smo(
             }
         };
         iter += 1;
-        let kj = cache.column(perm[j], active, &perm);
+        let kj = cache.column(perm[j], active);
         let (yi, yj) = (y[i], y[j]);
         let kij = ki[j] as f64;
         let (old_i, old_j) = (alpha[i], alpha[j]);
@@ -544,14 +727,22 @@ fn smo(
         alpha[j] = aj;
         let (dai, daj) = (ai - old_i, aj - old_j);
         // G_t += Q_ti Δα_i + Q_tj Δα_j with Q_ts = y_t y_s K_ts, on the active positions.
-        for t in 0..active {
-            g[t] += y[t] * (yi * ki[t] as f64 * dai + yj * kj[t] as f64 * daj);
-        }
+        first = Some(update_gradient_select_i(
+            &mut g[..active],
+            &y[..active],
+            &alpha[..active],
+            &ki[..active],
+            &kj[..active],
+            yi * dai,
+            yj * daj,
+            c,
+        ));
         drop((ki, kj));
-        // g_bar follows the variables that reached or left the upper bound (full columns).
+        // g_bar follows the variables that reached or left the upper bound (full columns);
+        // only shrinking reads it.
         for (pos, old, new) in [(i, old_i, ai), (j, old_j, aj)] {
-            if upper(old) != upper(new) {
-                let kp = cache.column(perm[pos], n, &perm);
+            if shrinking && upper(old) != upper(new) {
+                let kp = cache.column(perm[pos], n);
                 let sign = if upper(new) { c } else { -c };
                 for t in 0..n {
                     g_bar[t] += sign * y[pos] * y[t] * kp[t] as f64;
@@ -667,17 +858,15 @@ impl SvcValidParams {
                 let idx: Vec<usize> = (0..sub.n_rows())
                     .filter(|&i| sub.targets[i] == ca || sub.targets[i] == cb)
                     .collect();
-                // Rows padded with zeros to a multiple of 8 values: whole vector lanes in `dot8`.
-                let d8 = d.div_ceil(8) * 8;
-                let mut xs = vec![0f32; idx.len() * d8];
-                for (o, &i) in xs.chunks_exact_mut(d8).zip(&idx) {
-                    o[..d].copy_from_slice(x.row(i));
+                let mut xs = Vec::with_capacity(idx.len() * d);
+                for &i in &idx {
+                    xs.extend_from_slice(x.row(i));
                 }
                 let y: Vec<f64> = idx
                     .iter()
                     .map(|&i| if sub.targets[i] == ca { 1.0 } else { -1.0 })
                     .collect();
-                let (coef, rho) = smo(&xs, d8, &y, p.c, gamma, p.tol, p.cache_size_mb, p.shrinking);
+                let (coef, rho) = smo(&xs, d, &y, p.c, gamma, p.tol, p.cache_size_mb, p.shrinking);
                 let (sv, coef): (Vec<usize>, Vec<f64>) = idx
                     .iter()
                     .zip(coef)
@@ -748,7 +937,7 @@ impl Svc {
                     let xn: f32 = xs[i * d..(i + 1) * d].iter().map(|v| v * v).sum();
                     let row = &mut kern[i * n_sv..(i + 1) * n_sv];
                     for (kv, sn) in row.iter_mut().zip(&sv_norms) {
-                        *kv = (-gamma * (xn + sn - 2.0 * *kv).max(0.0)).exp();
+                        *kv = exp_nonpositive_f32(-gamma * (xn + sn - 2.0 * *kv).max(0.0));
                     }
                     for pm in &self.pairs {
                         let mut f = -pm.rho;

@@ -25,6 +25,9 @@ use crate::scenario::{Credentials, IntervalSpec, PayloadSpec, Scenario, SensorSp
 pub const MAX_SECONDS: f64 = 3600.0;
 /// Most connections one attack holds or runs in parallel (SlowITe, flooding DoS).
 pub const MAX_CONNECTIONS: u32 = 256;
+/// Most client ports an attack's report lists (its first connections'; `connections` counts
+/// them all).
+pub const MAX_LISTED_PORTS: usize = 4096;
 
 /// Refuses every broker address outside 127.0.0.0/8 (IPv6 included): a live run must never
 /// send attack traffic to another machine.
@@ -77,6 +80,10 @@ pub struct AttackStats {
     pub ended: f64,
     /// TCP connections opened.
     pub connections: u64,
+    /// Local (client) ports of the connections it opened, in opening order; at most
+    /// [`MAX_LISTED_PORTS`]. With the broker's address and port, the connections' endpoints
+    /// (what a detector's per-connection alerts name).
+    pub client_ports: Vec<u16>,
     /// MQTT messages sent.
     pub messages: u64,
     /// Connections refused or reset, and other socket errors.
@@ -229,6 +236,7 @@ pub fn run(
             handles.push(thread::spawn(move || {
                 let counts = player.play(&attack, &stop_all);
                 stats.connections = counts.connections;
+                stats.client_ports = counts.ports;
                 stats.messages = counts.messages;
                 stats.errors = counts.errors;
                 stats.skipped = counts.skipped;
@@ -461,6 +469,7 @@ fn run_sensor(
 #[derive(Default)]
 struct Counts {
     connections: u64,
+    ports: Vec<u16>,
     messages: u64,
     errors: u64,
     skipped: Option<String>,
@@ -499,6 +508,9 @@ impl Player {
         match TcpStream::connect_timeout(&self.broker, Duration::from_secs(2)) {
             Ok(s) => {
                 c.connections += 1;
+                if let (Ok(local), true) = (s.local_addr(), c.ports.len() < MAX_LISTED_PORTS) {
+                    c.ports.push(local.port());
+                }
                 let _ = s.set_nodelay(true);
                 Some(s)
             }
@@ -645,14 +657,13 @@ impl Player {
     /// as fast as the broker acknowledges them.
     fn flood_dos(&mut self, p: &flood_dos::Params, stop: &AtomicBool, c: &mut Counts) {
         let n = ((f64::from(p.connections) * self.scale).round() as u32).clamp(1, MAX_CONNECTIONS);
-        let shared = Arc::new((AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)));
         let seeds: Vec<u64> = (0..n).map(|_| self.rng.next_u32().into()).collect();
         let me = &*self;
-        thread::scope(|scope| {
+        let each: Vec<Counts> = thread::scope(|scope| {
+            let mut sessions = Vec::new();
             for (k, seed) in seeds.into_iter().enumerate() {
                 let mut rng = derive(seed, &format!("malaria/{k}"));
-                let shared = shared.clone();
-                scope.spawn(move || {
+                sessions.push(scope.spawn(move || {
                     let mut local = Counts::default();
                     let id = format!("{}-malaria-{k}", me.host);
                     if let Some(mut s) = me.session(&id, &mut local) {
@@ -694,15 +705,19 @@ impl Player {
                         }
                         let _ = s.write_all(&encode::empty(kind::DISCONNECT));
                     }
-                    shared.0.fetch_add(local.connections, Ordering::Relaxed);
-                    shared.1.fetch_add(local.messages, Ordering::Relaxed);
-                    shared.2.fetch_add(local.errors, Ordering::Relaxed);
-                });
+                    local
+                }));
             }
+            // A session thread that panicked counts nothing.
+            sessions.into_iter().filter_map(|h| h.join().ok()).collect()
         });
-        c.connections += shared.0.load(Ordering::Relaxed);
-        c.messages += shared.1.load(Ordering::Relaxed);
-        c.errors += shared.2.load(Ordering::Relaxed);
+        for local in each {
+            c.connections += local.connections;
+            c.messages += local.messages;
+            c.errors += local.errors;
+            let room = MAX_LISTED_PORTS.saturating_sub(c.ports.len());
+            c.ports.extend(local.ports.into_iter().take(room));
+        }
     }
 
     /// SlowITe: open up to `connections` connections at `open_rate` per second, each sending
@@ -878,16 +893,17 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let server = thread::spawn(move || {
-            let mut seen = Vec::new();
+            let (mut seen, mut ports) = (Vec::new(), Vec::new());
             for _ in 0..3 {
-                let (mut s, _) = listener.accept().unwrap();
+                let (mut s, peer) = listener.accept().unwrap();
+                ports.push(peer.port());
                 let (first, body) = read_message(&mut s, Duration::from_secs(5)).unwrap();
                 assert_eq!(first >> 4, kind::CONNECT);
                 seen.push(body);
                 s.write_all(&encode::connack(MqttVersion::V311, false, 5))
                     .unwrap();
             }
-            seen
+            (seen, ports)
         });
         let player = Player {
             broker: addr,
@@ -906,8 +922,10 @@ mod tests {
         };
         let stop = AtomicBool::new(false);
         let counts = player.play(&AttackKind::MqttBruteforce(p), &stop);
-        let seen = server.join().unwrap();
+        let (seen, ports) = server.join().unwrap();
         assert_eq!((counts.connections, counts.messages), (3, 3));
+        // The client ports the broker saw, one per connection (each guess its own).
+        assert_eq!(counts.ports, ports);
         for (body, word) in seen.iter().zip(["123456", "password", "qwerty"]) {
             // Flags: user name and password (0xc0) and clean session (0x02).
             assert_eq!(body[7], 0xc2);

@@ -80,6 +80,9 @@ impl RowSink for Output {
     fn nulls(&mut self, n: usize) {
         delegate!(self, s => s.nulls(n))
     }
+    fn uints(&mut self, vs: &[u64]) {
+        delegate!(self, s => s.uints(vs))
+    }
     fn uint(&mut self, v: u64) {
         delegate!(self, s => s.uint(v))
     }

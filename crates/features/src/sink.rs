@@ -18,6 +18,13 @@ pub trait RowSink {
     }
     /// An unsigned integer (`UInt` and `Hex` columns; also accepted by `Int` and `Float`).
     fn uint(&mut self, v: u64);
+    /// Unsigned integers in consecutive columns, as that many [`RowSink::uint`] calls (flag
+    /// columns: sinks may write a run of them at once).
+    fn uints(&mut self, vs: &[u64]) {
+        for &v in vs {
+            self.uint(v);
+        }
+    }
     /// A signed integer (`Int` columns).
     fn int(&mut self, v: i64);
     /// A float (`Float` and `Fixed` columns).
@@ -71,6 +78,11 @@ impl<S: RowSink> RowSink for NullRuns<'_, S> {
     fn uint(&mut self, v: u64) {
         self.flush();
         self.sink.uint(v);
+    }
+    #[inline]
+    fn uints(&mut self, vs: &[u64]) {
+        self.flush();
+        self.sink.uints(vs);
     }
     #[inline]
     fn int(&mut self, v: i64) {
@@ -304,13 +316,15 @@ fn push_text(line: &mut Vec<u8>, text: &[u8]) {
         .iter()
         .any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
     {
+        // Quoted; the text copied in pieces between its quotes, each quote doubled.
         line.push(b'"');
-        for &b in text {
-            if b == b'"' {
-                line.push(b'"');
-            }
-            line.push(b);
+        let mut rest = text;
+        while let Some(q) = rest.iter().position(|&b| b == b'"') {
+            line.extend_from_slice(&rest[..=q]);
+            line.push(b'"');
+            rest = &rest[q + 1..];
         }
+        line.extend_from_slice(rest);
         line.push(b'"');
     } else {
         line.extend_from_slice(text);
@@ -319,10 +333,19 @@ fn push_text(line: &mut Vec<u8>, text: &[u8]) {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// Whether `v` is `ns as f64 / 1e9` for a whole `ns` (below 1e6 s, where such a value is within
-/// a small fraction of a nanosecond of its decimal, so `{:.9}` prints exactly `ns`).
-fn is_whole_ns(v: f64) -> bool {
-    v.is_finite() && v.abs() < 1e6 && ((v * 1e9).round() / 1e9) == v
+/// `ns` when `v` is `ns as f64 / 1e9` for a whole `ns` below 1e15 (1e6 s), where such a value is
+/// within a small fraction of a nanosecond of its decimal, so `{:.9}` prints exactly `ns`.
+#[inline]
+fn whole_ns(v: f64) -> Option<i64> {
+    // Also refuses NaN.
+    if v.is_nan() || v.abs() >= 1e6 {
+        return None;
+    }
+    // The nearest integer but in rare cases one off (`as` truncates; no libm call): the check
+    // below refuses any candidate that is not exact.
+    let x = v * 1e9;
+    let ns = (x + if x < 0.0 { -0.5 } else { 0.5 }) as i64;
+    (ns as f64 / 1e9 == v).then_some(ns)
 }
 
 /// `0x` and `v` in lower-case hex, zero-padded to at least `width` digits (as `{:#0w$x}` would,
@@ -400,6 +423,34 @@ impl<W: Write> RowSink for CsvSink<W> {
         }
     }
 
+    #[inline]
+    fn uints(&mut self, vs: &[u64]) {
+        // A run of single digits in plain integer columns (flags): one copy of `,d,d,…`.
+        const MAX: usize = 16;
+        let plain = |c: &crate::schema::Column| matches!(c.ty, ColumnType::UInt | ColumnType::Int);
+        let end = self.column + vs.len();
+        if self.column > 0
+            && vs.len() <= MAX
+            && vs.iter().all(|&v| v < 10)
+            && self
+                .schema
+                .columns
+                .get(self.column..end)
+                .is_some_and(|c| c.iter().all(plain))
+        {
+            let mut run = [b','; 2 * MAX];
+            for (i, &v) in vs.iter().enumerate() {
+                run[2 * i + 1] = b'0' + v as u8;
+            }
+            self.line.extend_from_slice(&run[..2 * vs.len()]);
+            self.column = end;
+        } else {
+            for &v in vs {
+                self.uint(v);
+            }
+        }
+    }
+
     fn int(&mut self, v: i64) {
         self.separator();
         self.line
@@ -408,22 +459,26 @@ impl<W: Write> RowSink for CsvSink<W> {
 
     fn float(&mut self, v: f64) {
         match self.separator() {
-            ColumnType::Fixed(9) if is_whole_ns(v) => {
+            ColumnType::Fixed(9) => match whole_ns(v) {
                 // Whole nanoseconds (tshark's time deltas, made as `ns as f64 / 1e9`): integer
                 // digits, the same text as `{:.9}` without the float formatter.
-                let ns = (v * 1e9).round() as i64;
-                if ns < 0 {
-                    self.line.push(b'-');
+                Some(ns) => {
+                    if ns < 0 {
+                        self.line.push(b'-');
+                    }
+                    let ns = ns.unsigned_abs();
+                    let mut digits = itoa::Buffer::new();
+                    self.line
+                        .extend_from_slice(digits.format(ns / 1_000_000_000).as_bytes());
+                    self.line.push(b'.');
+                    let frac = digits.format(ns % 1_000_000_000);
+                    self.line.extend_from_slice(&b"000000000"[..9 - frac.len()]);
+                    self.line.extend_from_slice(frac.as_bytes());
                 }
-                let ns = ns.unsigned_abs();
-                let mut digits = itoa::Buffer::new();
-                self.line
-                    .extend_from_slice(digits.format(ns / 1_000_000_000).as_bytes());
-                self.line.push(b'.');
-                let frac = digits.format(ns % 1_000_000_000);
-                self.line.extend_from_slice(&b"000000000"[..9 - frac.len()]);
-                self.line.extend_from_slice(frac.as_bytes());
-            }
+                None => {
+                    let _ = write!(self.line, "{v:.9}");
+                }
+            },
             ColumnType::Fixed(decimals) => {
                 let _ = write!(self.line, "{v:.prec$}", prec = usize::from(decimals));
             }
@@ -663,6 +718,51 @@ mod tests {
                     one.end_row().unwrap();
                     let (one, runs) = (one.finish().unwrap(), runs.finish().unwrap());
                     assert_eq!(one, runs, "absent {absent:?}, {lead} values, {n} nulls");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn uint_runs_render_as_single_uints() {
+        // Plain integer columns, then a hex and a float one: runs over them fall back.
+        static COLS: [Column; 24] = {
+            let mut c = [Column::new("c", ColumnType::UInt); 24];
+            c[20] = Column::new("h", ColumnType::Hex(2));
+            c[22] = Column::new("f", ColumnType::Float);
+            c
+        };
+        let schema = Schema {
+            set: "t",
+            version: 1,
+            columns: &COLS,
+        };
+        let values: Vec<u64> = (0..24).map(|i| [0, 1, 9, 10, 255][i % 5]).collect();
+        for lead in 0..24 {
+            for len in 0..=24 - lead {
+                for digits in [true, false] {
+                    let vs: Vec<u64> = values[lead..lead + len]
+                        .iter()
+                        .map(|&v| if digits { v % 10 } else { v })
+                        .collect();
+                    let mut one = CsvSink::new(Vec::new(), schema, "").unwrap();
+                    let mut run = CsvSink::new(Vec::new(), schema, "").unwrap();
+                    for _ in 0..lead {
+                        one.uint(3);
+                        run.uint(3);
+                    }
+                    for &v in &vs {
+                        one.uint(v);
+                    }
+                    run.uints(&vs);
+                    for _ in lead + len..24 {
+                        one.null();
+                        run.null();
+                    }
+                    one.end_row().unwrap();
+                    run.end_row().unwrap();
+                    let (one, run) = (one.finish().unwrap(), run.finish().unwrap());
+                    assert_eq!(one, run, "{lead} then {vs:?}");
                 }
             }
         }

@@ -1,7 +1,6 @@
 //! The `uniflow` and `biflow` sets: rows of the flow table ([`mqtt_ids_flows`]), in the published
 //! MQTT-IoT-IDS2020 column orders, with `is_attack`.
 
-use std::fmt::Write as _;
 use std::io;
 use std::net::IpAddr;
 
@@ -9,6 +8,7 @@ use mqtt_ids_flows::{BiFlow, FlowKey, FlowSink, UniFlow, UniStats};
 
 use crate::label::{Labeler, Subject};
 use crate::schema::{Column, ColumnType::*, Schema};
+use crate::sets::packet::push_addr;
 use crate::sink::RowSink;
 
 static UNIFLOW_COLUMNS: [Column; 19] = [
@@ -136,8 +136,8 @@ impl<'a, U: RowSink, B: RowSink> FlowRows<'a, U, B> {
 }
 
 fn ip<S: RowSink>(sink: &mut S, text: &mut String, addr: IpAddr) {
-    text.clear();
-    let _ = write!(text, "{addr}");
+    // The same text as `Display` (dotted quad, RFC 5952), IPv4 without the formatter.
+    push_addr(text, addr);
     sink.str(text);
 }
 

@@ -237,9 +237,7 @@ impl FrameSet for PacketSet {
             sink.null();
         }
         if v4 {
-            for flag in [ip.df, ip.mf, ip.rb] {
-                sink.uint(u64::from(flag));
-            }
+            sink.uints(&[ip.df, ip.mf, ip.rb].map(u64::from));
         } else {
             for _ in 0..3 {
                 sink.null();
@@ -249,9 +247,7 @@ impl FrameSet for PacketSet {
         sink.uint(u64::from(dst_port));
         match packet.transport {
             Transport::Tcp { flags, .. } => {
-                for bit in TCP_FLAG_COLUMNS {
-                    sink.uint(u64::from(flags.has(bit)));
-                }
+                sink.uints(&TCP_FLAG_COLUMNS.map(|bit| u64::from(flags.has(bit))));
             }
             _ => {
                 for _ in TCP_FLAG_COLUMNS {
@@ -266,13 +262,9 @@ impl FrameSet for PacketSet {
                 match m.connect_flags {
                     Some(f) => {
                         // uname, passwd, will retain, will QoS (2 bits), will flag, clean, reserved
-                        for bit in [7, 6, 5] {
-                            sink.uint(u64::from((f >> bit) & 1));
-                        }
-                        sink.uint(u64::from((f >> 3) & 3));
-                        for bit in [2, 1, 0] {
-                            sink.uint(u64::from((f >> bit) & 1));
-                        }
+                        let bit = |b: u8| u64::from((f >> b) & 1);
+                        let qos = u64::from((f >> 3) & 3);
+                        sink.uints(&[bit(7), bit(6), bit(5), qos, bit(2), bit(1), bit(0)]);
                     }
                     None => {
                         for _ in 0..7 {
@@ -366,7 +358,7 @@ impl AddressCache {
 }
 
 /// Writes an address as tshark shows it (dotted quad; IPv6 in RFC 5952 form).
-fn push_addr(text: &mut String, addr: IpAddr) {
+pub(crate) fn push_addr(text: &mut String, addr: IpAddr) {
     text.clear();
     match addr {
         IpAddr::V4(a) => {
@@ -502,19 +494,36 @@ fn sniff_time_exact(second: i64, nanos: i64) -> (i64, u32) {
     } else {
         // The double's unit in the last place is 2^-shift (`second` < 2^32, so shift >= 21).
         let shift = 52 - (63 - second.leading_zeros());
-        let scaled = (nanos as u128) << shift;
-        let (q, r) = (scaled / 1_000_000_000, scaled % 1_000_000_000);
-        let units = q + u128::from(r * 2 > 1_000_000_000 || (r * 2 == 1_000_000_000 && q % 2 == 1));
-        // units <= 2^shift <= 2^52: exact, and so is the power of two.
-        units as f64 / (1u64 << shift) as f64
+        let units = round_div_even((nanos as u128) << shift);
+        // units <= 2^shift <= 2^52: exact, and scaling by 2^-shift is exact too.
+        units as f64 * f64::from_bits(u64::from(1023 - shift) << 52)
     };
     let mut whole = second;
-    let mut fraction = (frac * 1e6).round_ties_even();
+    // frac * 1e6 < 2^52, where adding and taking away 2^52 rounds to an integer half to even
+    // (the default rounding mode; `round_ties_even` is a libm call on baseline x86-64).
+    const TWO_52: f64 = 4_503_599_627_370_496.0;
+    let mut fraction = (frac * 1e6 + TWO_52) - TWO_52;
     if fraction >= 1e6 {
         fraction -= 1e6;
         whole += 1;
     }
     (whole, fraction as u32)
+}
+
+/// `scaled / 10^9` rounded half to even; in 64 bits when it fits (nanoseconds times the unit of
+/// any second from 2^19, so every real capture), where dividing by a constant is a multiply.
+#[inline]
+fn round_div_even(scaled: u128) -> u64 {
+    const D: u64 = 1_000_000_000;
+    let (q, r) = match u64::try_from(scaled) {
+        Ok(s) => (s / D, s % D),
+        // Below 2^82 / 10^9 < 2^53: the quotient fits.
+        Err(_) => (
+            (scaled / u128::from(D)) as u64,
+            (scaled % u128::from(D)) as u64,
+        ),
+    };
+    q + u64::from(r * 2 > D || (r * 2 == D && q % 2 == 1))
 }
 
 /// Zero-padded decimal of at least `width` digits (at most 20).

@@ -6,14 +6,15 @@
 # extract` builds the same file). Peak memory from GNU time.
 # Usage: scripts/bench-extract.sh   (needs hyperfine, tshark, /usr/bin/time; from the repo root)
 set -euo pipefail
-cargo build --release -q
+cargo build --release -q -p mqtt-ids
 cargo build --release -q -p mqtt-ids-capture --example replicate
+t=${CARGO_TARGET_DIR:-target}
 d=target/bench-data
 mkdir -p "$d"
 f=$d/extract-mqttset-1m.pcapng
 if [[ ! -f $f ]]; then
   inputs=$(ls ../shared/data/mqttset-train/*.pcap* | sort | paste -sd,)
-  target/release/examples/replicate "$inputs" "$f" 1000000
+  "$t"/release/examples/replicate "$inputs" "$f" 1000000
 fi
 fields=(tcp.flags tcp.time_delta tcp.len mqtt.conack.flags mqtt.conack.flags.reserved
   mqtt.conack.flags.sp mqtt.conack.val mqtt.conflag.cleansess mqtt.conflag.passwd
@@ -25,9 +26,9 @@ tshark_cmd="tshark -n -r $f -o tcp.calculate_timestamps:TRUE -Y tcp -T fields -E
 for x in "${fields[@]}"; do tshark_cmd+=" -e $x"; done
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-ours="target/release/mqtt-ids extract -o $out $f"
-ours_mqttset="target/release/mqtt-ids extract --set mqttset -o $out $f"
-echo "packets: $(target/release/mqtt-ids inspect --json "$f" | python3 -c 'import json,sys; print(json.load(sys.stdin)["packets"])')"
+ours="$t/release/mqtt-ids extract -o $out $f"
+ours_mqttset="$t/release/mqtt-ids extract --set mqttset -o $out $f"
+echo "packets: $("$t"/release/mqtt-ids inspect --json "$f" | python3 -c 'import json,sys; print(json.load(sys.stdin)["packets"])')"
 for cmd in "$ours" "$ours_mqttset" "$tshark_cmd"; do
   /usr/bin/time -f "peak RSS %M KiB, %e s wall, %U s user: ${cmd:0:60}" $cmd >/dev/null 2>"$out/time.txt" || true
   tail -1 "$out/time.txt"

@@ -159,6 +159,11 @@ pub fn write_float_py(out: &mut Vec<u8>, v: f64) {
     // out its own way; they are re-laid out as Python does.
     let mut buf = ryu::Buffer::new();
     let text = buf.format_finite(v).as_bytes();
+    if (1e-4..1e16).contains(&v.abs()) {
+        // Not integral, decimal exponent from -4 to 15: ryu's positional layout is Python's.
+        out.extend_from_slice(text);
+        return;
+    }
     let (negative, text) = match text.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, text),

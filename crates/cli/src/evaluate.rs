@@ -15,6 +15,8 @@ use crate::{progress, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Classifiers, comma-separated: lr, knn, svm-rbf, svm-linear, nb, dt, rf, gb, mlp.
+    /// svm-rbf fits each training side on at most 20,000 rows (a seeded, stratified subsample
+    /// beyond that).
     #[arg(long, value_delimiter = ',', required = true)]
     models: Vec<String>,
     /// Protocol: hindy2020 (dedupe, stratified 5-fold CV, seed 0) or mqttset2020 (70/30

@@ -11,7 +11,9 @@ use crate::{progress, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Classifier: lr, knn, svm-rbf, svm-linear, nb, dt, rf, gb, mlp.
+    /// Classifier: lr, knn, svm-rbf, svm-linear, nb, dt, rf, gb, mlp. svm-rbf (an exact kernel
+    /// SVM, O(n²)) fits on at most 20,000 rows: a larger table is cut to a seeded, stratified
+    /// subsample of 20,000 rows (each class keeps its share).
     #[arg(long)]
     model: String,
     /// Hyper-parameter preset: default, hindy2020, mqttset2020 (mlp also: keras).
@@ -82,6 +84,16 @@ pub fn run(args: &Args) -> u8 {
         }
     };
     let seconds = start.elapsed().as_secs_f64();
+    if let ModelParams::SvmRbf(p) = &params {
+        if ds.records.n_rows() > p.max_train_rows {
+            eprintln!(
+                "note: svm-rbf was fitted on a seeded stratified subsample of {} of the {} rows \
+                 (its row limit: exact kernel SVMs are O(n²))",
+                p.max_train_rows,
+                ds.records.n_rows()
+            );
+        }
+    }
     let file = ModelFile::new(params, model, schema);
     if let Err(e) = file.save(&args.output) {
         eprintln!("mqtt-ids train: {e}");

@@ -101,6 +101,9 @@ pub struct LiveReport {
     pub sensor_messages: u64,
     /// Sensor connections (re)opened.
     pub sensor_connections: u64,
+    /// Client port of the probe connection opened (and closed at once, no MQTT sent) to
+    /// check that a broker listens before anything is played.
+    pub probe_port: Option<u16>,
     /// Seconds the run took.
     pub seconds: f64,
 }
@@ -152,14 +155,18 @@ pub fn run(
             })
             .collect::<Result<_, _>>()?
     };
-    // One probe connection: a clear error when no broker listens.
-    TcpStream::connect_timeout(&options.broker, Duration::from_secs(2)).map_err(|e| {
-        format!(
-            "no broker answers on {}: {e} (start one, e.g. `mosquitto -p {}`)",
-            options.broker,
-            options.broker.port()
-        )
-    })?;
+    // One probe connection, closed at once: a clear error when no broker listens.
+    let probe_port = TcpStream::connect_timeout(&options.broker, Duration::from_secs(2))
+        .map_err(|e| {
+            format!(
+                "no broker answers on {}: {e} (start one, e.g. `mosquitto -p {}`)",
+                options.broker,
+                options.broker.port()
+            )
+        })?
+        .local_addr()
+        .ok()
+        .map(|a| a.port());
     let t0 = Instant::now();
     let done = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicU64::new(0));
@@ -181,7 +188,10 @@ pub fn run(
             }));
         }
     }
-    let mut report = LiveReport::default();
+    let mut report = LiveReport {
+        probe_port,
+        ..LiveReport::default()
+    };
     let wait = |secs: f64| {
         let until = Instant::now() + Duration::from_secs_f64(secs);
         while Instant::now() < until && !stop.load(Ordering::Relaxed) {
@@ -888,6 +898,56 @@ mod tests {
 
     /// Against a listener of our own on 127.0.0.1: the brute force sends one CONNECT per
     /// connection with the user name and a password from the word list.
+    /// The report names the client port of every connection the run opened: the probe first,
+    /// then the attack's, as the broker saw them.
+    #[test]
+    fn the_report_lists_the_probe_and_attack_client_ports() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let broker = listener.local_addr().unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let done = Arc::new(AtomicBool::new(false));
+        let server = {
+            let done = done.clone();
+            thread::spawn(move || {
+                let mut peers = Vec::new();
+                while !done.load(Ordering::Relaxed) {
+                    match listener.accept() {
+                        Ok((mut s, peer)) => {
+                            peers.push(peer.port());
+                            s.set_nonblocking(false).unwrap();
+                            // Refuse every guess; the probe sends nothing and closes.
+                            if read_message(&mut s, Duration::from_secs(1)).is_ok() {
+                                let _ = s.write_all(&encode::connack(MqttVersion::V311, false, 5));
+                            }
+                        }
+                        Err(_) => thread::sleep(Duration::from_millis(5)),
+                    }
+                }
+                peers
+            })
+        };
+        let scenario = Scenario::builtin("mqttset2020").unwrap();
+        let options = LiveOptions {
+            broker,
+            captures: vec!["bruteforce".into()],
+            duration: 1.0,
+            lead_in: 0.0,
+            sensors: false,
+            scale: 5.0,
+            seed: 0,
+            credentials: None,
+        };
+        let report = run(&scenario, &options, &AtomicBool::new(false), &mut |_| {}).unwrap();
+        done.store(true, Ordering::Relaxed);
+        let peers = server.join().unwrap();
+        let attack = &report.attacks[0];
+        assert!(attack.connections >= 2, "{report:?}");
+        assert_eq!(attack.client_ports.len() as u64, attack.connections);
+        let mut listed = vec![report.probe_port.unwrap()];
+        listed.extend(&attack.client_ports);
+        assert_eq!(listed, peers);
+    }
+
     #[test]
     fn bruteforce_sends_one_connect_per_connection() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

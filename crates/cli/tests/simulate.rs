@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use mqtt_ids_mqtt::codec::PacketType;
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mqtt-ids"))
 }
@@ -162,56 +164,13 @@ fn tshark_reads_every_capture_and_counts_the_messages_sent() {
         let expert = tshark(&["-q", "-z", "expert,error"], &file).unwrap();
         assert!(!expert.contains("Error"), "{name}: {expert}");
         // MQTT messages by type: tshark -Y mqtt -T fields -e mqtt.msgtype -E occurrence=a.
-        let text = tshark(
-            &[
-                "-Y",
-                "mqtt",
-                "-T",
-                "fields",
-                "-e",
-                "mqtt.msgtype",
-                "-E",
-                "occurrence=a",
-            ],
-            &file,
-        )
-        .unwrap();
-        let mut by_type: HashMap<u64, u64> = HashMap::new();
-        for t in text.split([',', '\n']).filter(|s| !s.is_empty()) {
-            *by_type.entry(t.parse().unwrap()).or_insert(0) += 1;
-        }
-        let names = [
-            "",
-            "CONNECT",
-            "CONNACK",
-            "PUBLISH",
-            "PUBACK",
-            "PUBREC",
-            "PUBREL",
-            "PUBCOMP",
-            "SUBSCRIBE",
-            "SUBACK",
-            "UNSUBSCRIBE",
-            "UNSUBACK",
-            "PINGREQ",
-            "PINGRESP",
-            "DISCONNECT",
-        ];
-        let mut sent: HashMap<u64, u64> = HashMap::new();
-        for per_class in cap["mqtt_messages"].as_object().unwrap().values() {
-            for (ty, n) in per_class.as_object().unwrap() {
-                let code = names.iter().position(|x| x == ty).unwrap() as u64;
-                *sent.entry(code).or_insert(0) += n.as_u64().unwrap();
-            }
-        }
+        let by_type = tshark_messages(&file);
+        let sent = sent_messages(cap);
         if name == "malformed" {
             // Malformed probes are not counted as sent messages; tshark still sees some as
             // messages of their type, so it finds at least as many.
             for (ty, n) in &sent {
-                assert!(
-                    by_type.get(ty).copied().unwrap_or(0) >= *n,
-                    "{name}: type {ty}"
-                );
+                assert!(by_type.get(ty).copied().unwrap_or(0) >= *n, "{name}: {ty}");
             }
         } else {
             assert_eq!(by_type, sent, "{name}");
@@ -237,23 +196,6 @@ fn simulate_file(scenario: &Path, dir: &Path) -> serde_json::Value {
 
 /// MQTT messages by type name that tshark finds (`tshark -Y mqtt -T fields -e mqtt.msgtype`).
 fn tshark_messages(file: &Path) -> BTreeMap<String, u64> {
-    const NAMES: [&str; 15] = [
-        "",
-        "CONNECT",
-        "CONNACK",
-        "PUBLISH",
-        "PUBACK",
-        "PUBREC",
-        "PUBREL",
-        "PUBCOMP",
-        "SUBSCRIBE",
-        "SUBACK",
-        "UNSUBSCRIBE",
-        "UNSUBACK",
-        "PINGREQ",
-        "PINGRESP",
-        "DISCONNECT",
-    ];
     let text = tshark(
         &[
             "-Y",
@@ -271,7 +213,8 @@ fn tshark_messages(file: &Path) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
     for t in text.split([',', '\n']).filter(|s| !s.is_empty()) {
         let i: usize = t.parse().unwrap();
-        *out.entry(NAMES[i].to_string()).or_insert(0) += 1;
+        *out.entry(PacketType::ALL[i].name().to_string())
+            .or_insert(0) += 1;
     }
     out
 }

@@ -359,6 +359,15 @@ const BEYOND_NOTE: &str = "Beyond the papers: this tool's `context` (one row per
     exists for these sets.";
 
 /// The Hindy model `model` on the paper's level or a further set named `set`.
+/// The beyond-the-paper tables' and figures' two headline metrics: 0 accuracy, 1 macro-F1.
+fn accuracy_or_macro_f1(m: &ModelRun, metric: usize) -> f64 {
+    if metric == 0 {
+        m.report.accuracy
+    } else {
+        m.report.macro_avg.f1
+    }
+}
+
 fn hindy_any<'a>(r: &'a Results, set: &str, model: &str) -> Option<&'a ModelRun> {
     let h = r.hindy2020.as_ref()?;
     h.levels
@@ -435,13 +444,7 @@ fn beyond_tables(r: &Results) -> Vec<Table> {
             for metric in 0..2 {
                 for set in &hs {
                     cells.push(Cmp {
-                        ours: hindy_any(r, set, &c.model).map(|m| {
-                            if metric == 0 {
-                                m.report.accuracy
-                            } else {
-                                m.report.macro_avg.f1
-                            }
-                        }),
+                        ours: hindy_any(r, set, &c.model).map(|m| accuracy_or_macro_f1(m, metric)),
                         paper: None,
                     });
                 }
@@ -476,13 +479,8 @@ fn beyond_tables(r: &Results) -> Vec<Table> {
                 for metric in 0..2 {
                     for set in &ms {
                         cells.push(Cmp {
-                            ours: mqttset_any(r, set, variant, &p.model).map(|m| {
-                                if metric == 0 {
-                                    m.report.accuracy
-                                } else {
-                                    m.report.macro_avg.f1
-                                }
-                            }),
+                            ours: mqttset_any(r, set, variant, &p.model)
+                                .map(|m| accuracy_or_macro_f1(m, metric)),
                             paper: None,
                         });
                     }
@@ -750,13 +748,7 @@ fn beyond_figures(r: &Results) -> Vec<Figure> {
                         (
                             c.label.clone(),
                             pct_series(hs.iter().map(|set| {
-                                hindy_any(r, set, &c.model).map(|m| {
-                                    if metric == 0 {
-                                        m.report.accuracy
-                                    } else {
-                                        m.report.macro_avg.f1
-                                    }
-                                })
+                                hindy_any(r, set, &c.model).map(|m| accuracy_or_macro_f1(m, metric))
                             })),
                         )
                     })
@@ -792,13 +784,8 @@ fn beyond_figures(r: &Results) -> Vec<Figure> {
                             (
                                 set.clone(),
                                 pct_series(r.published.mqttset2020.table5.iter().map(|p| {
-                                    mqttset_any(r, set, variant, &p.model).map(|m| {
-                                        if metric == 0 {
-                                            m.report.accuracy
-                                        } else {
-                                            m.report.macro_avg.f1
-                                        }
-                                    })
+                                    mqttset_any(r, set, variant, &p.model)
+                                        .map(|m| accuracy_or_macro_f1(m, metric))
                                 })),
                             )
                         })

@@ -756,11 +756,11 @@ fn run_hindy(
                 used.classes.join(", ")
             ));
         }
-        let deduped = mqtt_ids_learn::split::dedupe(&used).n_rows();
         let models = hindy_models(level.name(), &used, protocol, obs, &mut step)?;
         levels.push(LevelRun {
             level: level.name().into(),
-            table: table_info(files, &read, &used, deduped, "hindy2020"),
+            // `used` is a subsample of `unique`: its rows are distinct already.
+            table: table_info(files, &read, &used, used.n_rows(), "hindy2020"),
             models,
         });
     }

@@ -11,6 +11,7 @@ use std::process::Command;
 
 use common::{assert_deterministic, have_tshark, read_capture, run, Seen};
 use mqtt_ids_capture::{decode, open, ReaderOptions, Transport};
+use mqtt_ids_mqtt::codec::PacketType;
 use mqtt_ids_simulate::{AttackKind, CaptureReport, Scenario, SimOptions};
 
 const ATTACKER: Ipv4Addr = Ipv4Addr::new(192, 168, 2, 5);
@@ -455,26 +456,7 @@ fn tshark_reads_every_capture_and_counts_the_messages_sent() {
         let mut sent: BTreeMap<u64, u64> = BTreeMap::new();
         for per_class in c.mqtt_messages.values() {
             for (ty, n) in per_class {
-                let code = [
-                    "CONNECT",
-                    "CONNACK",
-                    "PUBLISH",
-                    "PUBACK",
-                    "PUBREC",
-                    "PUBREL",
-                    "PUBCOMP",
-                    "SUBSCRIBE",
-                    "SUBACK",
-                    "UNSUBSCRIBE",
-                    "UNSUBACK",
-                    "PINGREQ",
-                    "PINGRESP",
-                    "DISCONNECT",
-                ]
-                .iter()
-                .position(|x| x == ty)
-                .unwrap() as u64
-                    + 1;
+                let code = PacketType::ALL.iter().position(|p| p.name() == ty).unwrap() as u64;
                 *sent.entry(code).or_insert(0) += n;
             }
         }

@@ -255,6 +255,57 @@ fn attacker_addresses_label_rows_both_ways() {
 }
 
 #[test]
+fn threads_change_nothing_in_the_outputs() {
+    // `--threads N` runs the sets in parallel passes over the file; files, sidecars included,
+    // must be byte for byte what one pass writes (and standard input is read in one pass).
+    let Some(capture) = shared("mqttset-train/malformed-train.pcap") else {
+        return;
+    };
+    let run = |name: &str, threads: &str, stdin: bool| {
+        let dir = out_dir(name);
+        let mut cmd = bin();
+        cmd.args(["extract", "--set", "packet,uniflow,biflow,mqttset,session"])
+            .args(["--threads", threads, "--label", "malformed", "-o"])
+            .arg(&dir);
+        let out = if stdin {
+            cmd.arg("-")
+                .stdin(File::open(&capture).unwrap())
+                .output()
+                .unwrap()
+        } else {
+            cmd.arg(&capture).output().unwrap()
+        };
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        dir
+    };
+    let one = run("threads-1", "1", false);
+    for (name, threads, stdin) in [("threads-2", "2", false), ("threads-4", "4", false)] {
+        let many = run(name, threads, stdin);
+        let mut files = 0;
+        for entry in std::fs::read_dir(&one).unwrap() {
+            let file = entry.unwrap().file_name();
+            let a = std::fs::read(one.join(&file)).unwrap();
+            let b = std::fs::read(many.join(&file)).unwrap();
+            assert!(a == b, "{threads} threads: {file:?} differs");
+            files += 1;
+        }
+        assert_eq!(files, 10, "five sets, CSV and sidecar each");
+        std::fs::remove_dir_all(&many).unwrap();
+    }
+    // Standard input: one pass whatever `--threads` says; the rows are the same.
+    let piped = run("threads-stdin", "4", true);
+    for set in ["packet", "uniflow", "biflow", "mqttset", "session"] {
+        assert_eq!(
+            std::fs::read(one.join(format!("{set}_malformed-train.csv"))).unwrap(),
+            std::fs::read(piped.join(format!("{set}_stdin.csv"))).unwrap(),
+            "{set} from standard input"
+        );
+    }
+    std::fs::remove_dir_all(&one).unwrap();
+    std::fs::remove_dir_all(&piped).unwrap();
+}
+
+#[test]
 fn a_truncated_capture_keeps_the_rows_before_the_fault_and_exits_2() {
     let Some(flood) = shared("mqttset-train/flood-train.pcap") else {
         return;

@@ -5,6 +5,7 @@
 //! faults (disk full, closed pipe) end the pass with an error.
 
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use mqtt_ids_capture::{self as capture, AnyReader, LinkType, ReadError};
 use mqtt_ids_flows::{FlowConfig, FlowStats};
@@ -153,6 +154,209 @@ pub struct ExtractReport {
     pub mqttset: Option<MqttsetStats>,
     /// The context/session state machine's counters, when either set was requested.
     pub context: Option<ContextStats>,
+}
+
+/// Sets that share state and so always run in the same pass: the flow sets share the flow
+/// table, `context` and `session` their state machine.
+const UNITS: [&[SetKind]; 4] = [
+    &[SetKind::Packet],
+    &[SetKind::Mqttset],
+    &[SetKind::Uniflow, SetKind::Biflow],
+    &[SetKind::Context, SetKind::Session],
+];
+
+/// CPU cost per packet of one pass (reading and decoding), of the MQTT tracker in a pass that
+/// needs it, and of each of [`UNITS`] on top, in nanoseconds: user + system time of `mqtt-ids
+/// extract --set …` per set on the 1 M-packet benchmark capture (docs/performance.md, "Feature
+/// extraction"). Only their proportions matter.
+const PASS_NS: u64 = 100;
+const TRACKER_NS: u64 = 130;
+const UNIT_NS: [u64; 4] = [330, 260, 160, 2640];
+
+/// Whether a unit needs the MQTT tracker (everything but the flow sets).
+fn unit_needs_tracker(unit: usize) -> bool {
+    unit != 2
+}
+
+/// How the requested sets are split into at most `max_passes` passes over the same input, each
+/// run on its own thread by [`extract_parallel`]: the split whose slowest pass is cheapest by
+/// the measured costs above (each pass reads and decodes the input, and the passes that need
+/// it track MQTT, on their own), fewer passes on a tie. Sets that share state stay together.
+pub fn plan_passes(requested: &[SetKind], max_passes: usize) -> Vec<Vec<SetKind>> {
+    let units: Vec<usize> = (0..UNITS.len())
+        .filter(|&u| UNITS[u].iter().any(|s| requested.contains(s)))
+        .collect();
+    let passes = max_passes.clamp(1, units.len().max(1));
+    // At most 4 units in at most 4 passes: every assignment is tried (≤ 256).
+    let mut best: Option<(u64, usize, Vec<usize>)> = None;
+    let combinations = passes.pow(units.len() as u32);
+    for code in 0..combinations {
+        let mut assign = Vec::with_capacity(units.len());
+        let mut c = code;
+        for _ in &units {
+            assign.push(c % passes);
+            c /= passes;
+        }
+        let used = (0..passes).filter(|p| assign.contains(p)).count();
+        let slowest = (0..passes)
+            .filter(|p| assign.contains(p))
+            .map(|p| {
+                let members = units.iter().zip(&assign).filter(|(_, &a)| a == p);
+                let tracker = members.clone().any(|(&u, _)| unit_needs_tracker(u));
+                PASS_NS
+                    + if tracker { TRACKER_NS } else { 0 }
+                    + members.map(|(&u, _)| UNIT_NS[u]).sum::<u64>()
+            })
+            .max()
+            .unwrap_or(0);
+        if best
+            .as_ref()
+            .is_none_or(|(cost, n, _)| (slowest, used) < (*cost, *n))
+        {
+            best = Some((slowest, used, assign));
+        }
+    }
+    let Some((_, _, assign)) = best else {
+        return vec![requested.to_vec()];
+    };
+    let mut plan: Vec<Vec<SetKind>> = Vec::new();
+    for p in 0..passes {
+        let sets: Vec<SetKind> = SetKind::ALL
+            .into_iter()
+            .filter(|s| requested.contains(s))
+            .filter(|s| {
+                units
+                    .iter()
+                    .zip(&assign)
+                    .any(|(&u, &a)| a == p && UNITS[u].contains(s))
+            })
+            .collect();
+        if !sets.is_empty() {
+            plan.push(sets);
+        }
+    }
+    // The costliest pass first: it runs on the calling thread, beside the progress reports.
+    plan.sort_by_key(|sets| std::cmp::Reverse(pass_cost(sets)));
+    plan
+}
+
+fn pass_cost(sets: &[SetKind]) -> u64 {
+    let mut cost = PASS_NS;
+    let mut tracker = false;
+    for (u, unit) in UNITS.iter().enumerate() {
+        if unit.iter().any(|s| sets.contains(s)) {
+            cost += UNIT_NS[u];
+            tracker |= unit_needs_tracker(u);
+        }
+    }
+    cost + if tracker { TRACKER_NS } else { 0 }
+}
+
+/// Like [`extract`], but the requested sets are split into up to `threads` passes
+/// ([`plan_passes`]) that run at once, each over its own reader of the same input: `reader`
+/// for the first, `reopen()` for each further one (so the input must be a file that can be
+/// opened again, not a pipe). Every output holds exactly the rows a single pass writes, since a
+/// set's rows depend only on the input; the passes repeat the reading and decoding (and the
+/// MQTT tracking where two passes need it), so this spends more CPU time for less wall time.
+/// When `threads` ≤ 1, one pass is enough, or `reopen` fails, this is [`extract`].
+pub fn extract_parallel(
+    reader: &mut AnyReader,
+    reopen: &(dyn Fn() -> Result<AnyReader, ReadError> + Sync),
+    threads: usize,
+    options: &ExtractOptions,
+    outputs: &mut Outputs,
+    progress: &mut dyn FnMut(u64),
+) -> io::Result<ExtractReport> {
+    let requested: Vec<SetKind> = SetKind::ALL
+        .into_iter()
+        .filter(|&s| outputs.slot(s).is_some())
+        .collect();
+    let plan = plan_passes(&requested, threads);
+    if plan.len() <= 1 {
+        return extract(reader, options, outputs, progress);
+    }
+    let Ok(mut readers) = (1..plan.len())
+        .map(|_| reopen())
+        .collect::<Result<Vec<_>, _>>()
+    else {
+        return extract(reader, options, outputs, progress);
+    };
+    // Each pass gets its sets' outputs, and they go back in place afterwards.
+    let mut pass_outputs: Vec<Outputs> = plan
+        .iter()
+        .map(|sets| {
+            let mut o = Outputs::default();
+            for &s in sets {
+                *o.slot(s) = outputs.slot(s).take();
+            }
+            o
+        })
+        .collect();
+    // Bytes consumed by each further pass, for progress: the slowest pass's position is shown.
+    let positions: Vec<AtomicU64> = (1..plan.len()).map(|_| AtomicU64::new(0)).collect();
+    let (first_outputs, more_outputs) = pass_outputs.split_at_mut(1);
+    let results = std::thread::scope(|scope| {
+        let handles: Vec<_> = readers
+            .iter_mut()
+            .zip(more_outputs.iter_mut())
+            .zip(&positions)
+            .map(|((r, o), position)| {
+                scope.spawn(move || {
+                    extract(r, options, o, &mut |bytes| {
+                        position.store(bytes, Ordering::Relaxed)
+                    })
+                })
+            })
+            .collect();
+        let first = extract(reader, options, &mut first_outputs[0], &mut |bytes| {
+            let slowest = positions
+                .iter()
+                .map(|p| p.load(Ordering::Relaxed))
+                .fold(bytes, u64::min);
+            progress(slowest)
+        });
+        let mut results = vec![first];
+        for h in handles {
+            results.push(
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+        }
+        results
+    });
+    for o in &mut pass_outputs {
+        for s in SetKind::ALL {
+            if let Some(output) = o.slot(s).take() {
+                *outputs.slot(s) = Some(output);
+            }
+        }
+    }
+    let mut merged: Option<ExtractReport> = None;
+    for (sets, result) in plan.iter().zip(results) {
+        let report = result?;
+        let tracker = UNITS
+            .iter()
+            .enumerate()
+            .any(|(u, unit)| unit_needs_tracker(u) && unit.iter().any(|s| sets.contains(s)));
+        match merged.as_mut() {
+            None => merged = Some(report),
+            Some(m) => {
+                // The same input: packets, bytes, faults and link types are the same in every
+                // pass; each set's own counters come from the pass that ran it.
+                if tracker {
+                    m.mqtt = report.mqtt;
+                }
+                if sets.contains(&SetKind::Uniflow) || sets.contains(&SetKind::Biflow) {
+                    m.flows = report.flows;
+                }
+                m.mqttset = m.mqttset.or(report.mqttset);
+                m.context = m.context.or(report.context);
+            }
+        }
+    }
+    let report = merged.unwrap_or_default();
+    progress(report.bytes_read);
+    Ok(report)
 }
 
 /// The sinks of one pass, all of one type.

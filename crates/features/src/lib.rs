@@ -25,7 +25,9 @@ pub mod schema;
 pub mod sets;
 pub mod sink;
 
-pub use extract::{extract, ExtractOptions, ExtractReport, Output, Outputs};
+pub use extract::{
+    extract, extract_parallel, plan_passes, ExtractOptions, ExtractReport, Output, Outputs,
+};
 pub use label::{Label, Labeler, Subject};
 pub use pass::{FrameOuts, Pass, PassParts, PassStats};
 pub use schema::{Column, ColumnType, Schema};

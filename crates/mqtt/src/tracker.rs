@@ -73,8 +73,28 @@ struct Key {
     server: (IpAddr, u16),
 }
 
+/// A connection's two endpoints in a fixed order, whichever of them sent the packet: one
+/// look-up finds the connection from either direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Pair {
+    lo: (IpAddr, u16),
+    hi: (IpAddr, u16),
+}
+
+impl Pair {
+    fn new(a: (IpAddr, u16), b: (IpAddr, u16)) -> Self {
+        if a <= b {
+            Pair { lo: a, hi: b }
+        } else {
+            Pair { lo: b, hi: a }
+        }
+    }
+}
+
 struct Entry {
     conn: Connection,
+    /// The client's end of the connection (the other end of its `Pair` is the server).
+    client: (IpAddr, u16),
     /// Creation stamp, matched against the eviction queue.
     id: u64,
     /// Initial sequence number of the client's SYN, when seen.
@@ -88,9 +108,9 @@ pub struct Tracker {
     budget: MemoryBudget,
     // foldhash, not SipHash: SipHash was ~8 % of `extract`'s time. Keys are attacker-chosen, but
     // the seed is random per process and the table is capped (`max_connections`).
-    conns: HashMap<Key, Entry, foldhash::fast::RandomState>,
+    conns: HashMap<Pair, Entry, foldhash::fast::RandomState>,
     /// Keys in creation order, with their creation stamps (stale stamps are skipped).
-    order: VecDeque<(Key, u64)>,
+    order: VecDeque<(Pair, u64)>,
     next_id: u64,
     /// Recently closed connections, oldest first, and the same keys for look-up.
     closed: VecDeque<Key>,
@@ -145,35 +165,8 @@ impl Tracker {
         };
         let src = (ip.src, src_port);
         let dst = (ip.dst, dst_port);
-        let to_server = Key {
-            client: src,
-            server: dst,
-        };
-        let to_client = Key {
-            client: dst,
-            server: src,
-        };
-        let (key, direction, mut known) = if self.conns.contains_key(&to_server) {
-            (to_server, Direction::ToServer, true)
-        } else if self.conns.contains_key(&to_client) {
-            (to_client, Direction::ToClient, true)
-        } else if self.config.ports.contains(&dst_port) {
-            (to_server, Direction::ToServer, false)
-        } else if self.config.ports.contains(&src_port) {
-            (to_client, Direction::ToClient, false)
-        } else if self.config.probe_other_ports && probe_connect(packet.payload) == Probe::Mqtt {
-            self.stats.found_by_probe += 1;
-            (to_server, Direction::ToServer, false)
-        } else {
-            return false;
-        };
+        let pair = Pair::new(src, dst);
         let syn = flags.has(TcpFlags::SYN);
-        let client_syn =
-            (syn && !flags.has(TcpFlags::ACK) && direction == Direction::ToServer).then_some(seq);
-        if client_syn.is_none() && !known && self.closed_keys.contains(&key) {
-            // A straggler of a connection that already ended: nothing more to dissect.
-            return true;
-        }
         let segment = Segment {
             seq,
             syn,
@@ -184,50 +177,91 @@ impl Tracker {
             packet: packet.frame.number,
             ts_ns: packet.frame.ts_ns,
         };
-        // Port reuse: a client SYN with another initial sequence number starts a new connection.
-        // (Looked up only for client SYNs: every other packet costs one look-up less.)
-        if let (Some(isn), true) = (client_syn, known) {
-            let reused = self
-                .conns
-                .get(&key)
-                .and_then(|e| e.client_isn)
-                .is_some_and(|old| old != isn);
-            if reused {
-                if let Some(mut old) = self.conns.remove(&key) {
-                    old.conn
-                        .finish(packet.frame.number, packet.frame.ts_ns, visitor);
+        let is_client_syn = syn && !flags.has(TcpFlags::ACK);
+        let mut reused = false;
+        // A packet of a known connection: one look-up, from either direction.
+        if let Some(entry) = self.conns.get_mut(&pair) {
+            let direction = if entry.client == src {
+                Direction::ToServer
+            } else {
+                Direction::ToClient
+            };
+            let client_syn = (is_client_syn && direction == Direction::ToServer).then_some(seq);
+            // Port reuse: a client SYN with another initial sequence number starts a new
+            // connection (below).
+            let new_isn =
+                client_syn.is_some_and(|isn| entry.client_isn.is_some_and(|old| old != isn));
+            if !new_isn {
+                if entry.client_isn.is_none() {
+                    entry.client_isn = client_syn;
                 }
-                known = false;
+                entry.conn.on_segment(direction, &segment, visitor);
+                self.stats.segments += 1;
+                if entry.conn.is_closed() {
+                    let key = Key {
+                        client: entry.client,
+                        server: if entry.client == src { dst } else { src },
+                    };
+                    // Both directions ended and nothing is left to deliver: free the entry now.
+                    if let Some(mut done) = self.conns.remove(&pair) {
+                        done.conn
+                            .finish(packet.frame.number, packet.frame.ts_ns, visitor);
+                    }
+                    self.remember_closed(key);
+                }
+                return true;
             }
+            if let Some(mut old) = self.conns.remove(&pair) {
+                old.conn
+                    .finish(packet.frame.number, packet.frame.ts_ns, visitor);
+            }
+            reused = true;
         }
-        if !known {
-            self.make_room(packet, visitor);
-            let id = self.next_id;
-            self.next_id += 1;
-            self.order.push_back((key, id));
-            self.stats.connections += 1;
-            self.conns.insert(
-                key,
-                Entry {
-                    conn: Connection::new(self.config.reassembly, self.budget.clone()),
-                    id,
-                    client_isn: client_syn,
-                },
-            );
+        // A new connection (or a reused one, removed above): which side is the server.
+        let to_server = Key {
+            client: src,
+            server: dst,
+        };
+        let to_client = Key {
+            client: dst,
+            server: src,
+        };
+        // (A reused connection's SYN came from its client.)
+        let (key, direction) = if reused || self.config.ports.contains(&dst_port) {
+            (to_server, Direction::ToServer)
+        } else if self.config.ports.contains(&src_port) {
+            (to_client, Direction::ToClient)
+        } else if self.config.probe_other_ports && probe_connect(packet.payload) == Probe::Mqtt {
+            self.stats.found_by_probe += 1;
+            (to_server, Direction::ToServer)
+        } else {
+            return false;
+        };
+        let client_syn = (is_client_syn && direction == Direction::ToServer).then_some(seq);
+        if !reused && client_syn.is_none() && self.closed_keys.contains(&key) {
+            // A straggler of a connection that already ended: nothing more to dissect.
+            return true;
         }
-        let entry = self.conns.get_mut(&key).expect("known or inserted above");
-        if entry.client_isn.is_none() {
-            entry.client_isn = client_syn;
-        }
+        self.make_room(packet, visitor);
+        let id = self.next_id;
+        self.next_id += 1;
+        self.order.push_back((pair, id));
+        self.stats.connections += 1;
+        let mut entry = Entry {
+            conn: Connection::new(self.config.reassembly, self.budget.clone()),
+            id,
+            client: key.client,
+            client_isn: client_syn,
+        };
         entry.conn.on_segment(direction, &segment, visitor);
         self.stats.segments += 1;
         if entry.conn.is_closed() {
-            // Both directions ended and nothing is left to deliver: free the entry now.
-            if let Some(mut done) = self.conns.remove(&key) {
-                done.conn
-                    .finish(packet.frame.number, packet.frame.ts_ns, visitor);
-            }
+            entry
+                .conn
+                .finish(packet.frame.number, packet.frame.ts_ns, visitor);
             self.remember_closed(key);
+        } else {
+            self.conns.insert(pair, entry);
         }
         true
     }

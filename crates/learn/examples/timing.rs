@@ -8,6 +8,7 @@
 //! Prints one JSON object per model: kind, preset, rows, fit and predict seconds (fit also in
 //! CPU seconds), accuracy.
 
+use mqtt_ids_learn::estimator::Model;
 use mqtt_ids_learn::metrics::accuracy;
 use mqtt_ids_learn::table::{read_files, TableOptions};
 use mqtt_ids_learn::{Classifier, ModelParams};
@@ -42,8 +43,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let pred = model.predict(&test.records)?;
         let predict_s = t.elapsed().as_secs_f64();
         let acc = accuracy(&test.targets, &pred);
+        // Epochs run and the last training loss (to the bit) of an MLP: scikit-learn's
+        // `n_iter_` and `loss_` beside it.
+        let epochs = match &model {
+            Model::Mlp(m) => format!(
+                ",\"epochs\":{},\"loss\":{:?}",
+                m.loss_curve.len(),
+                m.loss_curve.last().copied().unwrap_or(f64::NAN)
+            ),
+            _ => String::new(),
+        };
         println!(
-            "{{\"kind\":\"{kind}\",\"preset\":\"{}\",\"train_rows\":{},\"test_rows\":{},\"threads\":{},\"fit_s\":{fit_s:.4},\"fit_cpu_s\":{fit_cpu_s:.2},\"predict_s\":{predict_s:.4},\"accuracy\":{acc:.4}}}",
+            "{{\"kind\":\"{kind}\",\"preset\":\"{}\",\"train_rows\":{},\"test_rows\":{},\"threads\":{},\"fit_s\":{fit_s:.4},\"fit_cpu_s\":{fit_cpu_s:.2},\"predict_s\":{predict_s:.4},\"accuracy\":{acc:.4}{epochs}}}",
             preset.unwrap_or("default"),
             train.n_rows(),
             test.n_rows(),

@@ -25,7 +25,8 @@
 //! assert_eq!(e.folds.len(), 5);
 //! ```
 // `unsafe` only in `gemm` (the one call into matrixmultiply) and in calls of kernels compiled
-// for AVX2 after checking the processor has it (`lr`, `svm_rbf`), each with a SAFETY line.
+// for AVX2 after checking the processor has it (`lr`, `svm_rbf`, `thin`) and in `mlp`'s cache
+// prefetch hint, each with a SAFETY line.
 #![deny(unsafe_code)]
 
 pub mod dataset;
@@ -58,6 +59,7 @@ pub mod tree;
 mod exp;
 mod gemm;
 mod parquet_table;
+mod thin;
 
 pub use dataset::{Dataset, Matrix};
 pub use encode::{producer_of, ColumnUse, Producer, RowEncoder};

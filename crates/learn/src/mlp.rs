@@ -11,6 +11,7 @@ use crate::gemm::sgemm;
 use crate::model::{no_progress, Classifier, Fit, FitInfo, ParamGuard, Progress};
 use crate::rng::Rng;
 use crate::scaler::StandardScaler;
+use crate::thin::{self, Simd, LANES};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -151,35 +152,142 @@ pub struct Mlp {
 
 const SLICE: usize = 256;
 
+/// Rows ahead of the one being copied into a mini-batch whose loading is started early (the
+/// rows are in random order: without it every copy waits for memory).
+const PREFETCH: usize = 16;
+
+/// Asks the processor to start loading `row` into the cache (a hint: results do not change).
+#[inline(always)]
+fn prefetch(row: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if let (Some(first), Some(last)) = (row.first(), row.last()) {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: SSE, the only requirement of `_mm_prefetch`, is part of the x86-64
+        // baseline; a prefetch never faults nor writes, whatever the address.
+        #[allow(unsafe_code)]
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>((first as *const f32).cast());
+            _mm_prefetch::<_MM_HINT_T0>((last as *const f32).cast());
+        }
+    }
+}
+
 /// Weight and bias gradients (or Adam moments) of every layer.
 type LayerGrads = Vec<(Vec<f32>, Vec<f32>)>;
 
-/// Forward pass of `x` (m rows); returns every layer's activations (the last is softmax).
-fn forward(layers: &[Layer], x: &[f32], m: usize) -> Vec<Vec<f32>> {
-    let mut acts: Vec<Vec<f32>> = Vec::with_capacity(layers.len());
-    for (l, layer) in layers.iter().enumerate() {
-        let input: &[f32] = if l == 0 { x } else { &acts[l - 1] };
-        let mut z = vec![0f32; m * layer.fan_out];
-        for row in z.chunks_exact_mut(layer.fan_out) {
-            row.copy_from_slice(&layer.bias);
-        }
-        sgemm(
-            m,
-            layer.fan_in,
-            layer.fan_out,
-            1.0,
-            input,
-            false,
-            &layer.weights,
-            false,
-            1.0,
-            &mut z,
+/// The output layer in `thin`'s layouts, when it has at most `thin::LANES` units (one per
+/// class): its products then skip the general GEMM.
+struct ThinOutput {
+    simd: Simd,
+    fan_in: usize,
+    k: usize,
+    padded: Vec<f32>,
+    blocked: Vec<f32>,
+}
+
+impl ThinOutput {
+    fn of(layers: &[Layer]) -> Option<Self> {
+        let last = layers.last()?;
+        (last.fan_out <= LANES).then(|| {
+            let mut t = ThinOutput {
+                simd: Simd::detect(),
+                fan_in: last.fan_in,
+                k: last.fan_out,
+                padded: Vec::new(),
+                blocked: Vec::new(),
+            };
+            t.refresh(last);
+            t
+        })
+    }
+    /// Re-lays out the output layer's weights (after an update).
+    fn refresh(&mut self, last: &Layer) {
+        thin::pad_and_transpose(
+            &last.weights,
+            self.fan_in,
+            self.k,
+            &mut self.padded,
+            &mut self.blocked,
         );
-        if l + 1 < layers.len() {
-            z.iter_mut().for_each(|v| *v = v.max(0.0));
-        } else {
+    }
+}
+
+/// Columns of the output layer's activations and errors: padded to `thin::LANES` with a thin
+/// output layer.
+fn output_width(layers: &[Layer], thin: Option<&ThinOutput>) -> usize {
+    thin.map_or_else(|| layers.last().map_or(0, |l| l.fan_out), |_| LANES)
+}
+
+/// Forward pass of `x` (m rows); returns the softmax output (m × classes).
+fn forward(layers: &[Layer], x: &[f32], m: usize) -> Vec<f32> {
+    let thin = ThinOutput::of(layers);
+    let mut acts = vec![Vec::new(); layers.len()];
+    forward_into(layers, thin.as_ref(), x, m, &mut acts);
+    let out = acts.pop().expect("at least one layer");
+    let k = layers.last().expect("at least one layer").fan_out;
+    match thin {
+        Some(_) => out
+            .chunks_exact(LANES)
+            .flat_map(|row| &row[..k])
+            .copied()
+            .collect(),
+        None => out,
+    }
+}
+
+/// Every layer's activations of `x` (m rows) into `acts` (one buffer per layer, resized to
+/// m × fan_out, the last m × [`output_width`]; their capacity is reused from one mini-batch to
+/// the next). The last is the softmax output.
+fn forward_into(
+    layers: &[Layer],
+    thin: Option<&ThinOutput>,
+    x: &[f32],
+    m: usize,
+    acts: &mut [Vec<f32>],
+) {
+    let width = output_width(layers, thin);
+    for (l, layer) in layers.iter().enumerate() {
+        let (done, rest) = acts.split_at_mut(l);
+        let input: &[f32] = if l == 0 { x } else { &done[l - 1] };
+        let z = &mut rest[0];
+        let last = l + 1 == layers.len();
+        match thin {
+            Some(t) if last => {
+                z.resize(m * LANES, 0.0);
+                thin::forward(t.simd, input, layer.fan_in, &t.padded, z);
+            }
+            _ => {
+                z.resize(m * layer.fan_out, 0.0);
+                sgemm(
+                    m,
+                    layer.fan_in,
+                    layer.fan_out,
+                    1.0,
+                    input,
+                    false,
+                    &layer.weights,
+                    false,
+                    0.0,
+                    z,
+                );
+            }
+        }
+        if !last {
+            // Bias and ReLU in one pass.
             for row in z.chunks_exact_mut(layer.fan_out) {
-                let mx = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                for (v, b) in row.iter_mut().zip(&layer.bias) {
+                    *v = (*v + b).max(0.0);
+                }
+            }
+        } else {
+            // Bias and softmax over the first fan_out columns (any padding stays 0).
+            for row in z.chunks_exact_mut(width) {
+                let row = &mut row[..layer.fan_out];
+                let mut mx = f32::NEG_INFINITY;
+                for (v, b) in row.iter_mut().zip(&layer.bias) {
+                    *v += b;
+                    mx = mx.max(*v);
+                }
                 let mut s = 0.0;
                 for v in row.iter_mut() {
                     *v = (*v - mx).exp();
@@ -188,72 +296,161 @@ fn forward(layers: &[Layer], x: &[f32], m: usize) -> Vec<Vec<f32>> {
                 row.iter_mut().for_each(|v| *v /= s);
             }
         }
-        acts.push(z);
     }
-    acts
 }
 
-/// Summed (not averaged) cross-entropy and gradients of one slice of rows.
+/// The buffers of one slice of a mini-batch (activations, back-propagated errors, gradients),
+/// allocated once per fit and reused for every mini-batch.
+struct Workspace {
+    acts: Vec<Vec<f32>>,
+    /// Errors of the layer being back-propagated and of the one below (rows × widest layer).
+    delta: Vec<f32>,
+    prev: Vec<f32>,
+    /// A thin output layer's weight gradient, fan_in × `thin::LANES`.
+    padded_grad: Vec<f32>,
+    grads: LayerGrads,
+    loss: f64,
+}
+
+impl Workspace {
+    fn new(layers: &[Layer], rows: usize) -> Self {
+        let widest = layers
+            .iter()
+            .map(|l| l.fan_out)
+            .max()
+            .unwrap_or(0)
+            .max(LANES);
+        let fan_in = layers.last().map_or(0, |l| l.fan_in);
+        Workspace {
+            acts: layers
+                .iter()
+                .map(|l| Vec::with_capacity(rows * l.fan_out.max(LANES)))
+                .collect(),
+            delta: vec![0f32; rows * widest],
+            prev: vec![0f32; rows * widest],
+            padded_grad: vec![0f32; fan_in * LANES],
+            grads: layers
+                .iter()
+                .map(|l| (vec![0f32; l.weights.len()], vec![0f32; l.bias.len()]))
+                .collect(),
+            loss: 0.0,
+        }
+    }
+}
+
+/// Summed (not averaged) cross-entropy (into `ws.loss`) and gradients (into `ws.grads`,
+/// overwritten) of one slice of rows.
 fn slice_gradients(
     layers: &[Layer],
+    thin: Option<&ThinOutput>,
     x: &[f32],
     y: &[usize],
-    grads: &mut [(Vec<f32>, Vec<f32>)],
-) -> f64 {
+    ws: &mut Workspace,
+) {
     let m = y.len();
-    let acts = forward(layers, x, m);
-    let out = acts.last().expect("at least one layer");
-    let k = layers.last().expect("at least one layer").fan_out;
+    forward_into(layers, thin, x, m, &mut ws.acts);
+    let out = ws.acts.last().expect("at least one layer");
+    let width = output_width(layers, thin);
     let mut loss = 0.0f64;
-    let mut delta = out.clone();
+    let mut len = m * width;
+    ws.delta[..len].copy_from_slice(out);
     for (i, &t) in y.iter().enumerate() {
-        loss -= (out[i * k + t].max(1e-10) as f64).ln();
-        delta[i * k + t] -= 1.0;
+        loss -= (out[i * width + t].max(1e-10) as f64).ln();
+        ws.delta[i * width + t] -= 1.0;
     }
+    ws.loss = loss;
     for l in (0..layers.len()).rev() {
         let layer = &layers[l];
-        let input: &[f32] = if l == 0 { x } else { &acts[l - 1] };
-        let (gw, gb) = &mut grads[l];
-        sgemm(
-            layer.fan_in,
-            m,
-            layer.fan_out,
-            1.0,
-            input,
-            true,
-            &delta,
-            false,
-            1.0,
-            gw,
-        );
-        for row in delta.chunks_exact(layer.fan_out) {
+        let input: &[f32] = if l == 0 { x } else { &ws.acts[l - 1] };
+        let (gw, gb) = &mut ws.grads[l];
+        let delta = &ws.delta[..len];
+        let thin_layer = thin.filter(|_| l + 1 == layers.len());
+        let stride = if thin_layer.is_some() {
+            LANES
+        } else {
+            layer.fan_out
+        };
+        match thin_layer {
+            Some(t) => {
+                thin::weight_gradient(t.simd, input, layer.fan_in, delta, &mut ws.padded_grad);
+                for (g, p) in gw
+                    .chunks_exact_mut(layer.fan_out)
+                    .zip(ws.padded_grad.chunks_exact(LANES))
+                {
+                    g.copy_from_slice(&p[..layer.fan_out]);
+                }
+            }
+            None => sgemm(
+                layer.fan_in,
+                m,
+                layer.fan_out,
+                1.0,
+                input,
+                true,
+                delta,
+                false,
+                0.0,
+                gw,
+            ),
+        }
+        gb.fill(0.0);
+        for row in delta.chunks_exact(stride) {
             for (b, d) in gb.iter_mut().zip(row) {
                 *b += d;
             }
         }
+        // No error is propagated into the inputs.
         if l > 0 {
-            let mut prev = vec![0f32; m * layer.fan_in];
-            sgemm(
-                m,
-                layer.fan_out,
-                layer.fan_in,
-                1.0,
-                &delta,
-                false,
-                &layer.weights,
-                true,
-                0.0,
-                &mut prev,
-            );
-            for (p, a) in prev.iter_mut().zip(&acts[l - 1]) {
-                if *a <= 0.0 {
-                    *p = 0.0;
+            let below = &ws.acts[l - 1];
+            let prev = &mut ws.prev[..m * layer.fan_in];
+            match thin_layer {
+                Some(t) => thin::back_errors(t.simd, delta, &t.blocked, t.k, below, prev),
+                None => {
+                    sgemm(
+                        m,
+                        layer.fan_out,
+                        layer.fan_in,
+                        1.0,
+                        delta,
+                        false,
+                        &layer.weights,
+                        true,
+                        0.0,
+                        prev,
+                    );
+                    // ReLU's derivative: keep the error where the unit was active. A select,
+                    // not a branch, so that the loop vectorises.
+                    for (p, a) in prev.iter_mut().zip(below) {
+                        *p = if *a > 0.0 { *p } else { 0.0 };
+                    }
                 }
             }
-            delta = prev;
+            len = m * layer.fan_in;
+            std::mem::swap(&mut ws.delta, &mut ws.prev);
         }
     }
-    loss
+}
+
+/// One Adam step on `params` (scikit-learn's `AdamOptimizer`): `grad` is the summed gradient of
+/// the mini-batch, `alpha` its L2 penalty (0 for biases), `rows` the mini-batch's rows, `lr`
+/// the bias-corrected step.
+#[allow(clippy::too_many_arguments)]
+fn adam_step(
+    params: &mut [f32],
+    grad: &[f32],
+    ma: &mut [f32],
+    va: &mut [f32],
+    alpha: f32,
+    rows: f32,
+    lr: f32,
+    (b1, b2, eps): (f32, f32, f32),
+) {
+    for (((w, g), m), v) in params.iter_mut().zip(grad).zip(ma).zip(va) {
+        let g = (g + alpha * *w) / rows;
+        *m = b1 * *m + (1.0 - b1) * g;
+        *v = b2 * *v + (1.0 - b2) * g * g;
+        *w -= lr * *m / (v.sqrt() + eps);
+    }
 }
 
 impl Fit for MlpValidParams {
@@ -318,34 +515,50 @@ impl MlpValidParams {
         let mut no_improvement = 0;
         let mut xb = Vec::with_capacity(batch_size * d);
         let mut yb = Vec::with_capacity(batch_size);
+        let mut work: Vec<Workspace> = (0..batch_size.div_ceil(SLICE))
+            .map(|_| Workspace::new(&layers, SLICE.min(batch_size)))
+            .collect();
+        let serial = rayon::current_num_threads() == 1;
+        let mut thin = ThinOutput::of(&layers);
         for epoch in 0..p.max_iter {
             rng.shuffle(&mut order);
             let mut epoch_loss = 0.0;
             for batch in order.chunks(batch_size) {
                 xb.clear();
                 yb.clear();
-                for &i in batch {
+                for (pos, &i) in batch.iter().enumerate() {
+                    if let Some(&ahead) = batch.get(pos + PREFETCH) {
+                        prefetch(x.row(ahead));
+                    }
                     xb.extend_from_slice(x.row(i));
                     yb.push(ds.targets[i]);
                 }
-                let parts: Vec<(f64, LayerGrads)> = yb
-                    .par_chunks(SLICE)
-                    .zip(xb.par_chunks(SLICE * d))
-                    .map(|(ys, xs)| {
-                        let mut g = zero_grads(&layers);
-                        let loss = slice_gradients(&layers, xs, ys, &mut g);
-                        (loss, g)
-                    })
-                    .collect();
-                let mut grads = zero_grads(&layers);
-                let mut loss = 0.0;
-                for (l, g) in parts {
-                    loss += l;
-                    for ((aw, ab), (bw, bb)) in grads.iter_mut().zip(g) {
+                // Fixed slices, gradients summed in slice order: the same model on any number
+                // of threads. On one thread the slices run in turn, without rayon.
+                let used = batch.len().div_ceil(SLICE);
+                let slices = yb.chunks(SLICE).zip(xb.chunks(SLICE * d));
+                if serial || used == 1 {
+                    for (ws, (ys, xs)) in work.iter_mut().zip(slices) {
+                        slice_gradients(&layers, thin.as_ref(), xs, ys, ws);
+                    }
+                } else {
+                    work[..used]
+                        .par_iter_mut()
+                        .zip(yb.par_chunks(SLICE).zip(xb.par_chunks(SLICE * d)))
+                        .for_each(|(ws, (ys, xs))| {
+                            slice_gradients(&layers, thin.as_ref(), xs, ys, ws)
+                        });
+                }
+                let (first, rest) = work[..used].split_first_mut().expect("a non-empty batch");
+                let mut loss = first.loss;
+                for ws in rest.iter() {
+                    loss += ws.loss;
+                    for ((aw, ab), (bw, bb)) in first.grads.iter_mut().zip(&ws.grads) {
                         aw.iter_mut().zip(bw).for_each(|(a, b)| *a += b);
                         ab.iter_mut().zip(bb).for_each(|(a, b)| *a += b);
                     }
                 }
+                let grads = &first.grads;
                 // scikit-learn: (Σ loss + alpha/2 ‖W‖²) / batch, gradients (Σ g + alpha W) / batch.
                 let bsz = batch.len() as f32;
                 let alpha = p.alpha as f32;
@@ -355,28 +568,18 @@ impl MlpValidParams {
                     .sum();
                 epoch_loss += loss + 0.5 * p.alpha * penalty;
                 t += 1;
-                let lr = p.learning_rate_init * (1.0 - p.beta_2.powi(t)).sqrt()
-                    / (1.0 - p.beta_1.powi(t));
-                let (b1, b2, eps) = (p.beta_1 as f32, p.beta_2 as f32, p.epsilon as f32);
+                let lr = (p.learning_rate_init * (1.0 - p.beta_2.powi(t)).sqrt()
+                    / (1.0 - p.beta_1.powi(t))) as f32;
+                let betas = (p.beta_1 as f32, p.beta_2 as f32, p.epsilon as f32);
                 for (l, layer) in layers.iter_mut().enumerate() {
                     let (gw, gb) = &grads[l];
                     let (m1w, m1b) = &mut m1[l];
                     let (m2w, m2b) = &mut m2[l];
-                    let update = |params: &mut [f32],
-                                  grad: &[f32],
-                                  ma: &mut [f32],
-                                  va: &mut [f32],
-                                  penalised: bool| {
-                        for i in 0..params.len() {
-                            let g =
-                                (grad[i] + if penalised { alpha * params[i] } else { 0.0 }) / bsz;
-                            ma[i] = b1 * ma[i] + (1.0 - b1) * g;
-                            va[i] = b2 * va[i] + (1.0 - b2) * g * g;
-                            params[i] -= (lr as f32) * ma[i] / (va[i].sqrt() + eps);
-                        }
-                    };
-                    update(&mut layer.weights, gw, m1w, m2w, true);
-                    update(&mut layer.bias, gb, m1b, m2b, false);
+                    adam_step(&mut layer.weights, gw, m1w, m2w, alpha, bsz, lr, betas);
+                    adam_step(&mut layer.bias, gb, m1b, m2b, 0.0, bsz, lr, betas);
+                }
+                if let (Some(t), Some(last)) = (thin.as_mut(), layers.last()) {
+                    t.refresh(last);
                 }
             }
             let epoch_loss = epoch_loss / n as f64;
@@ -422,8 +625,6 @@ impl Classifier for Mlp {
             .map(|xs| {
                 let m = xs.len() / d.max(1);
                 forward(&self.layers, xs, m)
-                    .pop()
-                    .expect("at least one layer")
             })
             .collect();
         Matrix::new(records.n_rows(), k, parts.concat())

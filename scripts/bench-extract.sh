@@ -3,7 +3,8 @@
 # sets (packet, uniflow, biflow, mqttset) as CSV, against tshark exporting the MQTTset fields
 # (the way MQTTset itself was made) on a >= 1 M-packet capture built from the seven MQTTset
 # training captures (copies with new IPv4 hosts; `cargo bench -p mqtt-ids-features --bench
-# extract` builds the same file). Peak memory from GNU time.
+# extract` builds the same file). Peak memory from GNU time. All four sets in one pass
+# (`--threads 1`) and in two passes on two threads (`--threads 2`, the default on 2 cores).
 # Usage: scripts/bench-extract.sh   (needs hyperfine, tshark, /usr/bin/time; from the repo root)
 set -euo pipefail
 cargo build --release -q -p mqtt-ids
@@ -26,12 +27,13 @@ tshark_cmd="tshark -n -r $f -o tcp.calculate_timestamps:TRUE -Y tcp -T fields -E
 for x in "${fields[@]}"; do tshark_cmd+=" -e $x"; done
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-ours="$t/release/mqtt-ids extract -o $out $f"
-ours_mqttset="$t/release/mqtt-ids extract --set mqttset -o $out $f"
+ours="$t/release/mqtt-ids extract --threads 1 -o $out $f"
+ours_threads="$t/release/mqtt-ids extract --threads 2 -o $out $f"
+ours_mqttset="$t/release/mqtt-ids extract --threads 1 --set mqttset -o $out $f"
 echo "packets: $("$t"/release/mqtt-ids inspect --json "$f" | python3 -c 'import json,sys; print(json.load(sys.stdin)["packets"])')"
-for cmd in "$ours" "$ours_mqttset" "$tshark_cmd"; do
+for cmd in "$ours" "$ours_threads" "$ours_mqttset" "$tshark_cmd"; do
   /usr/bin/time -f "peak RSS %M KiB, %e s wall, %U s user: ${cmd:0:60}" $cmd >/dev/null 2>"$out/time.txt" || true
   tail -1 "$out/time.txt"
 done
 hyperfine -N --warmup 1 --runs "${RUNS:-3}" --export-markdown "$f.extract-hyperfine.md" \
-  "$ours" "$ours_mqttset" "$tshark_cmd" 2>&1 | grep -v '^ *$'
+  "$ours" "$ours_threads" "$ours_mqttset" "$tshark_cmd" 2>&1 | grep -v '^ *$'

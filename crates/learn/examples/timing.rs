@@ -34,7 +34,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Some((k, p)) => (k, Some(p)),
             None => (spec, None),
         };
-        let params = ModelParams::from_name(kind, preset)?;
+        let mut params = ModelParams::from_name(kind, preset)?;
+        if let Ok(seed) = std::env::var("SEED") {
+            // SEED=N replaces the preset's seed (as scripts/sklearn_timing.py's SEED does).
+            params = params.with_seed(seed.parse()?);
+        }
         let (t, cpu) = (Instant::now(), cpu_seconds());
         let model = params.fit(&train)?;
         let fit_s = t.elapsed().as_secs_f64();

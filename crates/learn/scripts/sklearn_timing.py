@@ -4,11 +4,13 @@ same CSVs as `cargo run --release --example timing` (label column `target`).
 
     /work/venv-learn/bin/python scripts/sklearn_timing.py TRAIN.csv TEST.csv rf:mqttset2020,nb [N_JOBS]
 
-Prints one JSON object per model. Models that standardise inside mqtt-ids-learn get a
+Prints one JSON object per model (an MLP also gives its epochs, `n_iter_`, and last loss). Models that standardise inside mqtt-ids-learn get a
 StandardScaler in front here, and the scaler's time counts. `fit_cpu_s` is the process's CPU time
-during the fit (all threads), as examples/timing.rs reports it.
+during the fit (all threads), as examples/timing.rs reports it. SEED=N in the environment
+replaces the preset's random_state.
 """
 import json
+import os
 import sys
 import time
 import warnings
@@ -60,15 +62,25 @@ def main():
         kind, _, preset = spec.partition(":")
         preset = preset or "default"
         model = make(kind, preset, n_jobs)
+        if os.environ.get("SEED"):
+            # SEED=N replaces the preset's random_state (as examples/timing.rs's SEED does).
+            name = model.steps[-1][0] + "__random_state" if hasattr(model, "steps") else "random_state"
+            model.set_params(**{name: int(os.environ["SEED"])})
         t, cpu = time.perf_counter(), time.process_time()
         model.fit(xtr, ytr)
         fit_s, fit_cpu_s = time.perf_counter() - t, time.process_time() - cpu
         t = time.perf_counter()
         pred = model.predict(xte)
         predict_s = time.perf_counter() - t
-        print(json.dumps({"kind": kind, "preset": preset, "train_rows": len(xtr), "test_rows": len(xte),
-                          "n_jobs": n_jobs, "fit_s": round(fit_s, 4), "fit_cpu_s": round(fit_cpu_s, 2), "predict_s": round(predict_s, 4),
-                          "accuracy": round(float((pred == yte).mean()), 4)}), flush=True)
+        row = {"kind": kind, "preset": preset, "train_rows": len(xtr), "test_rows": len(xte),
+               "n_jobs": n_jobs, "fit_s": round(fit_s, 4), "fit_cpu_s": round(fit_cpu_s, 2), "predict_s": round(predict_s, 4),
+               "accuracy": round(float((pred == yte).mean()), 4)}
+        last = model.steps[-1][1] if hasattr(model, "steps") else model
+        if isinstance(last, MLPClassifier):
+            # Epochs run and the last training loss, as examples/timing.rs prints them.
+            row["epochs"] = int(last.n_iter_)
+            row["loss"] = float(last.loss_)
+        print(json.dumps(row), flush=True)
 
 
 if __name__ == "__main__":

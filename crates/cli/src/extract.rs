@@ -11,7 +11,7 @@ use mqtt_ids_features::label::{Labeler, Net};
 use mqtt_ids_features::metadata::Provenance;
 use mqtt_ids_features::parquet::ParquetSink;
 use mqtt_ids_features::{
-    extract_parallel, CsvSink, ExtractOptions, ExtractReport, Output, Outputs, SetKind,
+    extract_parallel, CsvSink, ExtractOptions, ExtractReport, Output, Outputs, SetKind, WriteBehind,
 };
 use mqtt_ids_flows::{parse_duration, FlowConfig, FlowMode, DEFAULT_MAX_FLOWS};
 use mqtt_ids_mqtt::TrackerConfig;
@@ -294,7 +294,11 @@ fn extract_file(file: &str, args: &Args, plan: &Plan) -> Result<FileOutcome, Str
                 } else {
                     ""
                 };
-                let writer: Box<dyn Write + Send> = Box::new(created);
+                // Rows are rendered while a thread of the output's own writes the last chunk.
+                let writer: Box<dyn Write + Send> = Box::new(
+                    WriteBehind::new(created)
+                        .map_err(|e| format!("cannot start writing {}: {e}", partial.display()))?,
+                );
                 Output::Csv(
                     CsvSink::new(writer, set.schema(), absent)
                         .map_err(|e| format!("cannot write {}: {e}", partial.display()))?,

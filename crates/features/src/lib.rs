@@ -24,6 +24,7 @@ pub mod pass;
 pub mod schema;
 pub mod sets;
 pub mod sink;
+pub mod write_behind;
 
 pub use extract::{
     extract, extract_parallel, plan_passes, ExtractOptions, ExtractReport, Output, Outputs,
@@ -33,3 +34,4 @@ pub use pass::{FrameOuts, Pass, PassParts, PassStats};
 pub use schema::{Column, ColumnType, Schema};
 pub use sets::SetKind;
 pub use sink::{CsvSink, RowOrigin, RowSink};
+pub use write_behind::WriteBehind;

@@ -463,6 +463,12 @@ impl Fit for MlpValidParams {
 impl MlpValidParams {
     /// [`Fit::fit`], reporting each finished epoch (out of `max_iter`; early stopping ends sooner).
     pub fn fit_with_progress(&self, ds: &Dataset, progress: Progress) -> Result<Mlp> {
+        self.fit_inner(ds, progress, true)
+    }
+
+    /// [`Self::fit_with_progress`]; `thin_output` false runs the output layer through the
+    /// general GEMM even when it is thin (for the test that both paths agree).
+    fn fit_inner(&self, ds: &Dataset, progress: Progress, thin_output: bool) -> Result<Mlp> {
         ds.check_fittable()?;
         let p = &self.0;
         let scaler = StandardScaler::fit(&ds.records);
@@ -519,7 +525,7 @@ impl MlpValidParams {
             .map(|_| Workspace::new(&layers, SLICE.min(batch_size)))
             .collect();
         let serial = rayon::current_num_threads() == 1;
-        let mut thin = ThinOutput::of(&layers);
+        let mut thin = ThinOutput::of(&layers).filter(|_| thin_output);
         for epoch in 0..p.max_iter {
             rng.shuffle(&mut order);
             let mut epoch_loss = 0.0;
@@ -635,6 +641,28 @@ impl Classifier for Mlp {
 mod tests {
     use super::*;
     use crate::dataset::tests::blobs;
+
+    /// The thin output-layer kernels and the general GEMM compute the same products (sums in
+    /// another order): the two fits follow the same loss curve to float rounding.
+    #[test]
+    fn thin_output_layer_and_gemm_agree() {
+        let train = blobs(300, 16);
+        let params = MlpParams::default()
+            .max_iter(15)
+            .batch_size(100)
+            .check()
+            .unwrap();
+        let thin = params.fit_inner(&train, &no_progress, true).unwrap();
+        let gemm = params.fit_inner(&train, &no_progress, false).unwrap();
+        assert_eq!(thin.loss_curve.len(), gemm.loss_curve.len());
+        for (a, b) in thin.loss_curve.iter().zip(&gemm.loss_curve) {
+            assert!((a - b).abs() <= 1e-4 * b.abs(), "{a} vs {b}");
+        }
+        assert_ne!(
+            thin.loss_curve, gemm.loss_curve,
+            "the two paths were not both taken"
+        );
+    }
 
     #[test]
     fn loss_falls_and_blobs_are_learnt() {

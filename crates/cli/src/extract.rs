@@ -89,10 +89,11 @@ pub struct Args {
     #[arg(long)]
     no_mqtt_probe: bool,
     /// Run the requested sets in up to N passes over the file at once, one thread each (each
-    /// pass reads and decodes the file again: more CPU time, less wall time; the output is the
-    /// same). Default: the number of cores. Standard input is always read in one pass.
-    #[arg(long, value_name = "N")]
-    threads: Option<usize>,
+    /// pass reads and decodes the file again: more CPU time, less wall time when cores are
+    /// free, slower on a busy machine; the output is the same). Standard input is always read
+    /// in one pass.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    threads: usize,
     /// Capture files (pcap or pcapng, optionally gzip-compressed); `-` reads standard input.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<String>,
@@ -322,11 +323,7 @@ fn extract_file(file: &str, args: &Args, plan: &Plan) -> Result<FileOutcome, Str
         .filter(|m| m.is_file() && !reader.compressed())
         .map(|m| m.len());
     let bar = progress::bytes(file, size);
-    let threads = match (file, args.threads) {
-        ("-", _) => 1,
-        (_, Some(n)) => n,
-        (_, None) => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
+    let threads = if file == "-" { 1 } else { args.threads };
     let reopen = || capture::open(file, ReaderOptions::default());
     let result = extract_parallel(
         &mut reader,

@@ -90,8 +90,8 @@ pub struct Args {
     no_mqtt_probe: bool,
     /// Run the requested sets in up to N passes over the file at once, one thread each (each
     /// pass reads and decodes the file again: more CPU time, less wall time when cores are
-    /// free, slower on a busy machine; the output is the same). Standard input is always read
-    /// in one pass.
+    /// free, slower on a busy machine; the output is the same). Standard input, FIFOs and
+    /// other inputs that are not regular files are always read in one pass.
     #[arg(long, value_name = "N", default_value_t = 1)]
     threads: usize,
     /// Capture files (pcap or pcapng, optionally gzip-compressed); `-` reads standard input.
@@ -323,7 +323,13 @@ fn extract_file(file: &str, args: &Args, plan: &Plan) -> Result<FileOutcome, Str
         .filter(|m| m.is_file() && !reader.compressed())
         .map(|m| m.len());
     let bar = progress::bytes(file, size);
-    let threads = if file == "-" { 1 } else { args.threads };
+    // Further passes open the file again: only a regular file reads the same twice (not
+    // standard input, a FIFO or a process substitution).
+    let threads = if file != "-" && fs::metadata(file).is_ok_and(|m| m.is_file()) {
+        args.threads
+    } else {
+        1
+    };
     let reopen = || capture::open(file, ReaderOptions::default());
     let result = extract_parallel(
         &mut reader,

@@ -301,8 +301,41 @@ fn threads_change_nothing_in_the_outputs() {
             "{set} from standard input"
         );
     }
-    std::fs::remove_dir_all(&one).unwrap();
     std::fs::remove_dir_all(&piped).unwrap();
+    // A FIFO cannot be read twice: one pass too (two would split its bytes between them).
+    let fifo_dir = out_dir("threads-fifo-in");
+    std::fs::create_dir_all(&fifo_dir).unwrap();
+    let fifo = fifo_dir.join("malformed-train.pcap");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let feeder = {
+        let (capture, fifo) = (capture.clone(), fifo.clone());
+        std::thread::spawn(move || {
+            let bytes = std::fs::read(&capture).unwrap();
+            // Opened once by the extractor; a second open would wait here forever.
+            std::fs::write(&fifo, bytes).unwrap();
+        })
+    };
+    let dir = out_dir("threads-fifo");
+    let out = bin()
+        .args(["extract", "--set", "packet,uniflow,biflow,mqttset,session"])
+        .args(["--threads", "4", "--label", "malformed", "-o"])
+        .arg(&dir)
+        .arg(&fifo)
+        .output()
+        .unwrap();
+    feeder.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    for set in ["packet", "uniflow", "biflow", "mqttset", "session"] {
+        let name = format!("{set}_malformed-train.csv");
+        assert!(
+            std::fs::read(one.join(&name)).unwrap() == std::fs::read(dir.join(&name)).unwrap(),
+            "{set} from a FIFO"
+        );
+    }
+    for d in [&one, &dir, &fifo_dir] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
 }
 
 #[test]

@@ -255,8 +255,8 @@ fn pass_cost(sets: &[SetKind]) -> u64 {
 /// Like [`extract`], but the requested sets are split into up to `threads` passes
 /// ([`plan_passes`]) that run at once, each over its own reader of the same input: `reader`
 /// for the first, `reopen()` for each further one (so the input must be a file that can be
-/// opened again, not a pipe). Every output holds exactly the rows a single pass writes, since a
-/// set's rows depend only on the input; the passes repeat the reading and decoding (and the
+/// opened again, not a pipe, and must not change while it is read). Every output holds exactly
+/// the rows a single pass writes, since a set's rows depend only on the input; the passes repeat the reading and decoding (and the
 /// MQTT tracking where two passes need it), so this spends more CPU time for less wall time.
 /// When `threads` ≤ 1, one pass is enough, or `reopen` fails, this is [`extract`].
 pub fn extract_parallel(

@@ -167,8 +167,10 @@ const UNITS: [&[SetKind]; 4] = [
 
 /// CPU cost per packet of one pass (reading and decoding), of the MQTT tracker in a pass that
 /// needs it, and of each of [`UNITS`] on top, in nanoseconds: user + system time of `mqtt-ids
-/// extract --set …` per set on the 1 M-packet benchmark capture (docs/performance.md, "Feature
-/// extraction"). Only their proportions matter.
+/// extract --set S` for each unit alone on `extract-mqttset-1m.pcapng` (`scripts/bench-extract.sh`
+/// builds it), less the pass and tracker costs, one run each at load ~3 on 2026-11-21 (packet
+/// 0.56 s, mqttset 0.49 s, uniflow,biflow 0.26 s, context,session 2.87 s for 1,004,608 packets).
+/// Only their proportions matter.
 const PASS_NS: u64 = 100;
 const TRACKER_NS: u64 = 130;
 const UNIT_NS: [u64; 4] = [330, 260, 160, 2640];
@@ -178,14 +180,23 @@ fn unit_needs_tracker(unit: usize) -> bool {
     unit != 2
 }
 
+/// Cost of one pass running `units` (indices into [`UNITS`]).
+fn units_cost(units: impl Iterator<Item = usize> + Clone) -> u64 {
+    let tracker = units.clone().any(unit_needs_tracker);
+    PASS_NS + if tracker { TRACKER_NS } else { 0 } + units.map(|u| UNIT_NS[u]).sum::<u64>()
+}
+
+/// The units (indices into [`UNITS`]) with a set in `sets`.
+fn units_of(sets: &[SetKind]) -> impl Iterator<Item = usize> + Clone + '_ {
+    (0..UNITS.len()).filter(|&u| UNITS[u].iter().any(|s| sets.contains(s)))
+}
+
 /// How the requested sets are split into at most `max_passes` passes over the same input, each
 /// run on its own thread by [`extract_parallel`]: the split whose slowest pass is cheapest by
 /// the measured costs above (each pass reads and decodes the input, and the passes that need
 /// it track MQTT, on their own), fewer passes on a tie. Sets that share state stay together.
 pub fn plan_passes(requested: &[SetKind], max_passes: usize) -> Vec<Vec<SetKind>> {
-    let units: Vec<usize> = (0..UNITS.len())
-        .filter(|&u| UNITS[u].iter().any(|s| requested.contains(s)))
-        .collect();
+    let units: Vec<usize> = units_of(requested).collect();
     let passes = max_passes.clamp(1, units.len().max(1));
     // At most 4 units in at most 4 passes: every assignment is tried (≤ 256).
     let mut best: Option<(u64, usize, Vec<usize>)> = None;
@@ -201,11 +212,8 @@ pub fn plan_passes(requested: &[SetKind], max_passes: usize) -> Vec<Vec<SetKind>
         let slowest = (0..passes)
             .filter(|p| assign.contains(p))
             .map(|p| {
-                let members = units.iter().zip(&assign).filter(|(_, &a)| a == p);
-                let tracker = members.clone().any(|(&u, _)| unit_needs_tracker(u));
-                PASS_NS
-                    + if tracker { TRACKER_NS } else { 0 }
-                    + members.map(|(&u, _)| UNIT_NS[u]).sum::<u64>()
+                let members = units.iter().zip(&assign).filter(move |(_, &a)| a == p);
+                units_cost(members.map(|(&u, _)| u))
             })
             .max()
             .unwrap_or(0);
@@ -241,15 +249,7 @@ pub fn plan_passes(requested: &[SetKind], max_passes: usize) -> Vec<Vec<SetKind>
 }
 
 fn pass_cost(sets: &[SetKind]) -> u64 {
-    let mut cost = PASS_NS;
-    let mut tracker = false;
-    for (u, unit) in UNITS.iter().enumerate() {
-        if unit.iter().any(|s| sets.contains(s)) {
-            cost += UNIT_NS[u];
-            tracker |= unit_needs_tracker(u);
-        }
-    }
-    cost + if tracker { TRACKER_NS } else { 0 }
+    units_cost(units_of(sets))
 }
 
 /// Like [`extract`], but the requested sets are split into up to `threads` passes
@@ -334,10 +334,7 @@ pub fn extract_parallel(
     let mut merged: Option<ExtractReport> = None;
     for (sets, result) in plan.iter().zip(results) {
         let report = result?;
-        let tracker = UNITS
-            .iter()
-            .enumerate()
-            .any(|(u, unit)| unit_needs_tracker(u) && unit.iter().any(|s| sets.contains(s)));
+        let tracker = units_of(sets).any(unit_needs_tracker);
         match merged.as_mut() {
             None => merged = Some(report),
             Some(m) => {

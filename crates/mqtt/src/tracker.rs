@@ -92,7 +92,8 @@ impl Pair {
 }
 
 struct Entry {
-    conn: Connection,
+    /// Boxed: a connection is ~1.1 KB, and the table's slots are moved when it grows.
+    conn: Box<Connection>,
     /// The client's end of the connection (the other end of its `Pair` is the server).
     client: (IpAddr, u16),
     /// Creation stamp, matched against the eviction queue.
@@ -248,7 +249,7 @@ impl Tracker {
         self.order.push_back((pair, id));
         self.stats.connections += 1;
         let mut entry = Entry {
-            conn: Connection::new(self.config.reassembly, self.budget.clone()),
+            conn: Box::new(Connection::new(self.config.reassembly, self.budget.clone())),
             id,
             client: key.client,
             client_isn: client_syn,

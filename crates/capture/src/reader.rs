@@ -162,7 +162,10 @@ enum State {
 pub struct CaptureReader<R> {
     source: String,
     input: R,
+    /// Bytes read are `buf[..filled]`; the rest is zeroed space for the next read, kept so that
+    /// a read does not zero its chunk again.
     buf: Vec<u8>,
+    filled: usize,
     pos: usize,
     offset: u64,
     eof: bool,
@@ -191,6 +194,7 @@ impl<R: Read> CaptureReader<R> {
             source: source.to_string(),
             input,
             buf: Vec::new(),
+            filled: 0,
             pos: 0,
             offset: 0,
             eof: false,
@@ -314,7 +318,7 @@ impl<R: Read> CaptureReader<R> {
     }
 
     fn available(&self) -> usize {
-        self.buf.len() - self.pos
+        self.filled - self.pos
     }
 
     /// Makes at least `n` unread bytes available, reading as needed. Returns `false` when the
@@ -326,23 +330,25 @@ impl<R: Read> CaptureReader<R> {
             }
             if self.pos > 0 {
                 // Keep only the unread tail (at most one partial record) before reading more.
-                self.buf.drain(..self.pos);
+                self.buf.copy_within(self.pos..self.filled, 0);
+                self.filled -= self.pos;
                 self.pos = 0;
             }
-            let old_len = self.buf.len();
-            self.buf.resize(old_len + CHUNK, 0);
+            let start = self.filled;
+            if self.buf.len() < start + CHUNK {
+                self.buf.resize(start + CHUNK, 0);
+            }
             let got = loop {
-                match self.input.read(&mut self.buf[old_len..]) {
-                    Ok(got) => break got,
+                match self.input.read(&mut self.buf[start..start + CHUNK]) {
+                    Ok(got) => break got.min(CHUNK),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => {
-                        self.buf.truncate(old_len);
                         let at = self.offset + self.available() as u64;
                         return Err(self.error(at, None, ErrorKind::Io(e)));
                     }
                 }
             };
-            self.buf.truncate(old_len + got);
+            self.filled = start + got;
             if got == 0 {
                 self.eof = true;
             }

@@ -323,7 +323,18 @@ impl<R: Read> CaptureReader<R> {
 
     /// Makes at least `n` unread bytes available, reading as needed. Returns `false` when the
     /// input ended first.
+    #[inline]
     fn fill(&mut self, n: usize) -> Result<bool, ReadError> {
+        // Most calls: the record is already in the buffer.
+        if self.available() >= n {
+            return Ok(true);
+        }
+        self.fill_slow(n)
+    }
+
+    /// [`CaptureReader::fill`] when bytes must be read.
+    #[inline(never)]
+    fn fill_slow(&mut self, n: usize) -> Result<bool, ReadError> {
         while self.available() < n {
             if self.eof {
                 return Ok(false);

@@ -846,3 +846,27 @@ fn publish_shortcut_equals_the_general_parser() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn word_topic_check_matches_the_byte_loop() {
+    let bytewise = |t: &[u8]| {
+        t.iter()
+            .all(|&b| b.wrapping_sub(1) < 0x7f && b != b'+' && b != b'#')
+    };
+    // Every length to 24, every byte value at every position in an otherwise plain topic.
+    for len in 0..24 {
+        let mut topic = vec![b'a'; len];
+        assert!(super::plain_topic(&topic));
+        for at in 0..len {
+            for b in 0..=255u8 {
+                topic[at] = b;
+                assert_eq!(
+                    super::plain_topic(&topic),
+                    bytewise(&topic),
+                    "{len} {at} {b}"
+                );
+            }
+            topic[at] = b'a';
+        }
+    }
+}

@@ -401,6 +401,9 @@ struct Clock {
     second: Option<i64>,
     /// `MM/DD/YYYY, HH:MM:SS:`
     prefix: String,
+    /// The day of `prefix` and the length of its date part (`MM/DD/YYYY, `): a new second of
+    /// the same day rewrites only the time.
+    day: Option<(i64, usize)>,
     /// Decimal text of a timestamp, for the rare exact double conversion.
     scratch: String,
 }
@@ -412,34 +415,49 @@ impl Clock {
         let (second, micros) = self.sniff_time(ts_ns);
         if self.second != Some(second) {
             self.second = Some(second);
-            self.prefix.clear();
             let (days, of_day) = (second.div_euclid(86_400), second.rem_euclid(86_400));
-            let (year, month, day) = civil_from_days(days);
-            push_digits(&mut self.prefix, u64::from(month), 2);
-            self.prefix.push('/');
-            push_digits(&mut self.prefix, u64::from(day), 2);
-            self.prefix.push('/');
-            if year < 0 {
-                self.prefix.push('-');
+            match self.day {
+                Some((day, date_len)) if day == days => self.prefix.truncate(date_len),
+                _ => {
+                    self.prefix.clear();
+                    let (year, month, day) = civil_from_days(days);
+                    push_digits(&mut self.prefix, u64::from(month), 2);
+                    self.prefix.push('/');
+                    push_digits(&mut self.prefix, u64::from(day), 2);
+                    self.prefix.push('/');
+                    if year < 0 {
+                        self.prefix.push('-');
+                    }
+                    push_digits(&mut self.prefix, year.unsigned_abs(), 4);
+                    self.prefix.push_str(", ");
+                    self.day = Some((days, self.prefix.len()));
+                }
             }
-            push_digits(&mut self.prefix, year.unsigned_abs(), 4);
-            self.prefix.push_str(", ");
-            push_digits(&mut self.prefix, (of_day / 3600) as u64, 2);
-            self.prefix.push(':');
-            push_digits(&mut self.prefix, (of_day / 60 % 60) as u64, 2);
-            self.prefix.push(':');
-            push_digits(&mut self.prefix, (of_day % 60) as u64, 2);
+            // Hours, minutes, seconds: each below 100, two digits.
+            for (i, v) in [of_day / 3600, of_day / 60 % 60, of_day % 60]
+                .into_iter()
+                .enumerate()
+            {
+                if i > 0 {
+                    self.prefix.push(':');
+                }
+                self.prefix.push(char::from(b'0' + (v / 10 % 10) as u8));
+                self.prefix.push(char::from(b'0' + (v % 10) as u8));
+            }
             self.prefix.push(':');
         }
         out.clear();
         out.push_str(&self.prefix);
+        // Six digits, pushed as characters (no UTF-8 check of a digit buffer).
         let mut digits = [b'0'; 6];
         let mut v = micros.min(999_999);
         for d in digits.iter_mut().rev() {
             *d = b'0' + (v % 10) as u8;
             v /= 10;
         }
-        out.push_str(ascii(&digits));
+        for d in digits {
+            out.push(char::from(d));
+        }
     }
 
     /// Seconds and microseconds as pyshark's `sniff_time` has them: `float(timestamp)`, then
@@ -1014,6 +1032,28 @@ mod tests {
         clock.format(T0 + 1_000, &mut text);
         clock.format(T0 - 1_000, &mut text);
         assert_eq!(text, "09/13/2020, 12:26:39:999999");
+        // A clock that saw earlier stamps writes what a fresh one writes: same second, next
+        // second, across midnight, back to an earlier day and forward again.
+        let day = 86_400 * NS_PER_S;
+        let midnight = 1_591_920_000 * NS_PER_S;
+        for ts in [
+            midnight - 1_000,
+            midnight - 500,
+            midnight,
+            midnight + NS_PER_S + 7_000,
+            midnight + 3_599 * NS_PER_S,
+            midnight + 3_600 * NS_PER_S,
+            midnight - day + 45 * NS_PER_S,
+            midnight + 45 * NS_PER_S,
+            midnight + 9 * day + 86_399 * NS_PER_S,
+            -1_500_000_000,
+            0,
+        ] {
+            clock.format(ts, &mut text);
+            let mut fresh = String::new();
+            Clock::default().format(ts, &mut fresh);
+            assert_eq!(text, fresh, "{ts}");
+        }
         // In CSV the comma quotes the field.
         let mut csv = crate::sink::CsvSink::new(Vec::new(), SCHEMA, "").unwrap();
         let mut set = PacketSet::new();

@@ -57,8 +57,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ),
             _ => String::new(),
         };
+        // DIGEST=1: an FNV-1a hash of the test rows' class probabilities, bit for bit, to show
+        // that a change to the learner left the fitted model the same.
+        let digest = if std::env::var_os("DIGEST").is_some() {
+            let proba = model.predict_proba(&test.records)?;
+            let h = proba
+                .as_slice()
+                .iter()
+                .fold(0xcbf2_9ce4_8422_2325u64, |h, v| {
+                    (h ^ u64::from(v.to_bits())).wrapping_mul(0x0100_0000_01b3)
+                });
+            format!(",\"proba_digest\":\"{h:016x}\"")
+        } else {
+            String::new()
+        };
         println!(
-            "{{\"kind\":\"{kind}\",\"preset\":\"{}\",\"train_rows\":{},\"test_rows\":{},\"threads\":{},\"fit_s\":{fit_s:.4},\"fit_cpu_s\":{fit_cpu_s:.2},\"predict_s\":{predict_s:.4},\"accuracy\":{acc:.4}{epochs}}}",
+            "{{\"kind\":\"{kind}\",\"preset\":\"{}\",\"train_rows\":{},\"test_rows\":{},\"threads\":{},\"fit_s\":{fit_s:.4},\"fit_cpu_s\":{fit_cpu_s:.2},\"predict_s\":{predict_s:.4},\"accuracy\":{acc:.4}{epochs}{digest}}}",
             preset.unwrap_or("default"),
             train.n_rows(),
             test.n_rows(),

@@ -98,6 +98,9 @@ pub const SCHEMA: Schema = Schema {
     columns: &COLUMNS,
 };
 
+/// The `mqtt.*` columns: all but `tcp.flags`, `tcp.time_delta`, `tcp.len` and `target`.
+const MQTT_FIELDS: usize = COLUMNS.len() - 4;
+
 /// Default cap on TCP conversations remembered for `tcp.time_delta` and the MQTT version.
 pub const DEFAULT_MAX_STREAMS: usize = 1 << 18;
 
@@ -767,6 +770,42 @@ impl MqttsetSet {
         self.pending.clear();
     }
 
+    /// The 30 `mqtt.*` columns of a frame that completed messages.
+    fn mqtt_fields<S: RowSink>(&mut self, sink: &mut S, f: &Fields) {
+        Self::opt_uint(sink, f.conack_flags.map(u64::from));
+        Self::opt_bool(sink, f.conack_flags_reserved);
+        Self::opt_bool(sink, f.conack_flags_sp);
+        Self::opt_uint(sink, f.conack_val.map(u64::from));
+        let bit = |mask: u8| f.conflags.map(|c| c & mask != 0);
+        Self::opt_bool(sink, bit(0x02)); // cleansess
+        Self::opt_bool(sink, bit(0x40)); // passwd
+        Self::opt_uint(sink, f.conflags.map(|c| u64::from((c >> 3) & 0x03))); // qos
+        Self::opt_bool(sink, bit(0x01)); // reserved
+        Self::opt_bool(sink, bit(0x20)); // retain
+        Self::opt_bool(sink, bit(0x80)); // uname
+        Self::opt_bool(sink, bit(0x04)); // willflag
+        Self::opt_uint(sink, f.conflags.map(u64::from));
+        Self::opt_bool(sink, f.dupflag);
+        Self::opt_uint(sink, f.hdrflags.map(u64::from));
+        Self::opt_uint(sink, f.kalive.map(u64::from));
+        Self::opt_uint(sink, f.len);
+        self.opt_bytes(sink, f.msg);
+        Self::opt_uint(sink, f.msgid.map(u64::from));
+        Self::opt_uint(sink, f.hdrflags.map(|h| u64::from(h >> 4))); // msgtype
+        Self::opt_uint(sink, f.proto_len.map(u64::from));
+        self.opt_str(sink, f.protoname);
+        Self::opt_uint(sink, f.qos.map(u64::from));
+        Self::opt_bool(sink, f.retain);
+        Self::opt_uint(sink, f.sub_qos.map(u64::from));
+        Self::opt_uint(sink, f.suback_qos.map(u64::from));
+        Self::opt_uint(sink, f.ver.map(u64::from));
+        self.opt_bytes(sink, f.willmsg);
+        Self::opt_uint(sink, f.willmsg_len.map(u64::from));
+        self.opt_str(sink, f.willtopic);
+        Self::opt_uint(sink, f.willtopic_len.map(u64::from));
+    }
+
+    #[inline]
     fn opt_uint<S: RowSink>(sink: &mut S, v: Option<u64>) {
         match v {
             Some(v) => sink.uint(v),
@@ -774,6 +813,7 @@ impl MqttsetSet {
         }
     }
 
+    #[inline]
     fn opt_bool<S: RowSink>(sink: &mut S, v: Option<bool>) {
         Self::opt_uint(sink, v.map(u64::from));
     }
@@ -891,38 +931,14 @@ impl FrameSet for MqttsetSet {
         sink.uint(u64::from(flags.0 & 0x0fff));
         sink.float(delta_ns as f64 / 1e9);
         sink.uint(tcp_len);
-        let f = fields;
-        Self::opt_uint(sink, f.conack_flags.map(u64::from));
-        Self::opt_bool(sink, f.conack_flags_reserved);
-        Self::opt_bool(sink, f.conack_flags_sp);
-        Self::opt_uint(sink, f.conack_val.map(u64::from));
-        let bit = |mask: u8| f.conflags.map(|c| c & mask != 0);
-        Self::opt_bool(sink, bit(0x02)); // cleansess
-        Self::opt_bool(sink, bit(0x40)); // passwd
-        Self::opt_uint(sink, f.conflags.map(|c| u64::from((c >> 3) & 0x03))); // qos
-        Self::opt_bool(sink, bit(0x01)); // reserved
-        Self::opt_bool(sink, bit(0x20)); // retain
-        Self::opt_bool(sink, bit(0x80)); // uname
-        Self::opt_bool(sink, bit(0x04)); // willflag
-        Self::opt_uint(sink, f.conflags.map(u64::from));
-        Self::opt_bool(sink, f.dupflag);
-        Self::opt_uint(sink, f.hdrflags.map(u64::from));
-        Self::opt_uint(sink, f.kalive.map(u64::from));
-        Self::opt_uint(sink, f.len);
-        self.opt_bytes(sink, f.msg);
-        Self::opt_uint(sink, f.msgid.map(u64::from));
-        Self::opt_uint(sink, f.hdrflags.map(|h| u64::from(h >> 4))); // msgtype
-        Self::opt_uint(sink, f.proto_len.map(u64::from));
-        self.opt_str(sink, f.protoname);
-        Self::opt_uint(sink, f.qos.map(u64::from));
-        Self::opt_bool(sink, f.retain);
-        Self::opt_uint(sink, f.sub_qos.map(u64::from));
-        Self::opt_uint(sink, f.suback_qos.map(u64::from));
-        Self::opt_uint(sink, f.ver.map(u64::from));
-        self.opt_bytes(sink, f.willmsg);
-        Self::opt_uint(sink, f.willmsg_len.map(u64::from));
-        self.opt_str(sink, f.willtopic);
-        Self::opt_uint(sink, f.willtopic_len.map(u64::from));
+        if self.pending.is_empty() {
+            // No message completed in this frame (an ACK, a SYN, a segment of a longer
+            // message): all 30 `mqtt.*` fields are absent, as `mqtt_fields` would write them.
+            debug_assert_eq!(fields, Fields::default());
+            sink.nulls(MQTT_FIELDS);
+        } else {
+            self.mqtt_fields(sink, &fields);
+        }
         let label = labels.label(&Subject {
             src: ip.src,
             dst: ip.dst,
@@ -937,5 +953,45 @@ impl FrameSet for MqttsetSet {
         self.stats.rows += 1;
         self.clear_pending();
         sink.end_row()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absent_mqtt_fields_are_the_columns_between_tcp_len_and_target() {
+        // The shortcut for frames without messages writes MQTT_FIELDS absent cells where
+        // `mqtt_fields` writes one per column from `mqtt.conack.flags` to `mqtt.willtopic_len`.
+        let names: Vec<&str> = SCHEMA.names().collect();
+        let first = names
+            .iter()
+            .position(|&n| n == "mqtt.conack.flags")
+            .unwrap();
+        let last = names
+            .iter()
+            .position(|&n| n == "mqtt.willtopic_len")
+            .unwrap();
+        assert_eq!((first, last + 1 - first), (3, MQTT_FIELDS));
+        assert_eq!(names[..3], ["tcp.flags", "tcp.time_delta", "tcp.len"]);
+        assert_eq!(names[names.len() - 1], "target");
+
+        // Both paths write the same row for a frame without messages.
+        let mut set = MqttsetSet::new();
+        let mut general = crate::sink::CsvSink::new(Vec::new(), SCHEMA, "0").unwrap();
+        let mut shortcut = crate::sink::CsvSink::new(Vec::new(), SCHEMA, "0").unwrap();
+        for sink in [&mut general, &mut shortcut] {
+            sink.uint(0x10);
+            sink.float(0.25);
+            sink.uint(0);
+        }
+        set.mqtt_fields(&mut NullRuns::new(&mut general), &Fields::default());
+        NullRuns::new(&mut shortcut).nulls(MQTT_FIELDS);
+        for sink in [&mut general, &mut shortcut] {
+            sink.null();
+            sink.end_row().unwrap();
+        }
+        assert_eq!(general.finish().unwrap(), shortcut.finish().unwrap());
     }
 }

@@ -386,10 +386,17 @@ impl Ordered {
         if self.scratch_bins.len() < need {
             self.scratch_bins.resize(need, 0);
         }
-        self.scratch_weights.clear();
-        self.scratch_classes.clear();
-        self.scratch_values.clear();
-        self.scratch_rows.clear();
+        // The right side's entries are written by index into scratch kept at the largest size
+        // seen (no capacity check per row, as a `push` has).
+        let n = end - start;
+        if self.scratch_rows.len() < n {
+            self.scratch_weights.resize(n, 0.0);
+            self.scratch_rows.resize(n, 0);
+            match &self.target {
+                OrderedTarget::Classes(_) => self.scratch_classes.resize(n, 0),
+                OrderedTarget::Values(_) => self.scratch_values.resize(n, 0.0),
+            }
+        }
         let mut lo = start;
         let mut k = 0;
         for i in start..end {
@@ -413,21 +420,21 @@ impl Ordered {
             } else {
                 let w = if W == 0 { d } else { W };
                 self.scratch_bins[k * d..k * d + w].copy_from_slice(&self.bins[i * d..i * d + w]);
-                k += 1;
-                self.scratch_weights.push(self.weights[i]);
-                self.scratch_rows.push(self.rows[i]);
+                self.scratch_weights[k] = self.weights[i];
+                self.scratch_rows[k] = self.rows[i];
                 match &self.target {
-                    OrderedTarget::Classes(c) => self.scratch_classes.push(c[i]),
-                    OrderedTarget::Values(v) => self.scratch_values.push(v[i]),
+                    OrderedTarget::Classes(c) => self.scratch_classes[k] = c[i],
+                    OrderedTarget::Values(v) => self.scratch_values[k] = v[i],
                 }
+                k += 1;
             }
         }
         self.bins[lo * d..end * d].copy_from_slice(&self.scratch_bins[..k * d]);
-        self.weights[lo..end].copy_from_slice(&self.scratch_weights);
-        self.rows[lo..end].copy_from_slice(&self.scratch_rows);
+        self.weights[lo..end].copy_from_slice(&self.scratch_weights[..k]);
+        self.rows[lo..end].copy_from_slice(&self.scratch_rows[..k]);
         match &mut self.target {
-            OrderedTarget::Classes(c) => c[lo..end].copy_from_slice(&self.scratch_classes),
-            OrderedTarget::Values(v) => v[lo..end].copy_from_slice(&self.scratch_values),
+            OrderedTarget::Classes(c) => c[lo..end].copy_from_slice(&self.scratch_classes[..k]),
+            OrderedTarget::Values(v) => v[lo..end].copy_from_slice(&self.scratch_values[..k]),
         }
         lo
     }

@@ -96,6 +96,9 @@ impl RowSink for Output {
     fn str(&mut self, v: &str) {
         delegate!(self, s => s.str(v))
     }
+    fn str_plain(&mut self, v: &str) {
+        delegate!(self, s => s.str_plain(v))
+    }
     fn bytes(&mut self, v: &[u8]) {
         delegate!(self, s => s.bytes(v))
     }

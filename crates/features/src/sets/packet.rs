@@ -224,7 +224,8 @@ impl FrameSet for PacketSet {
         let v4 = ip.version == IpVersion::V4;
         if v4 || self.options.ipv6 {
             for addr in [ip.src, ip.dst] {
-                sink.str(self.addresses.text(addr));
+                // Digits, dots, hex digits and colons: nothing CSV quotes.
+                sink.str_plain(self.addresses.text(addr));
             }
             sink.str(protocol);
             sink.uint(u64::from(ip.ttl));

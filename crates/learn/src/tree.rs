@@ -312,6 +312,10 @@ struct Ordered {
     scratch_classes: Vec<u32>,
     scratch_values: Vec<f64>,
     scratch_rows: Vec<u32>,
+    /// Class targets with whole-number weights: every sum over a node's rows is exact, so the
+    /// order of its rows cannot change any result, and [`Ordered::partition`] may swap rows in
+    /// place instead of keeping their order.
+    any_order: bool,
 }
 
 impl Ordered {
@@ -332,9 +336,15 @@ impl Ordered {
                 OrderedTarget::Values(rows.iter().map(|&r| y[r as usize]).collect())
             }
         };
+        let weights: Vec<f64> = rows.iter().map(|&r| weights[r as usize] as f64).collect();
+        // Sums of whole numbers are exact below 2^53.
+        let any_order = matches!(target, OrderedTarget::Classes(_))
+            && weights.iter().all(|w| w.fract() == 0.0)
+            && weights.iter().sum::<f64>() < (1u64 << 53) as f64;
         Ordered {
             bins,
-            weights: rows.iter().map(|&r| weights[r as usize] as f64).collect(),
+            weights,
+            any_order,
             target,
             rows,
             scratch_bins: Vec::new(),
@@ -348,7 +358,47 @@ impl Ordered {
     /// Stable partition of positions `start..end`: bin of `feature` ≤ `bin` first. Returns
     /// the position of the first row on the right.
     fn partition(&mut self, d: usize, start: usize, end: usize, feature: usize, bin: u8) -> usize {
+        if self.any_order {
+            return self.partition_in_place(d, start, end, feature, bin);
+        }
         self.partition_by(d, start, end, feature, move |_, b| b <= bin)
+    }
+
+    /// [`Ordered::partition`] by swapping each row on the wrong side with one on the other
+    /// wrong side (Hoare): only misplaced rows move, and no scratch. The order within each
+    /// side changes, which is why it is kept for [`Ordered::any_order`].
+    fn partition_in_place(
+        &mut self,
+        d: usize,
+        start: usize,
+        end: usize,
+        feature: usize,
+        bin: u8,
+    ) -> usize {
+        let OrderedTarget::Classes(classes) = &mut self.target else {
+            return self.partition_by(d, start, end, feature, move |_, b| b <= bin);
+        };
+        let (mut i, mut j) = (start, end);
+        loop {
+            while i < j && self.bins[i * d + feature] <= bin {
+                i += 1;
+            }
+            while i < j && self.bins[(j - 1) * d + feature] > bin {
+                j -= 1;
+            }
+            if i == j {
+                return i;
+            }
+            // Row i belongs right, row j − 1 left (so j − 1 > i).
+            let k = j - 1;
+            let (head, tail) = self.bins.split_at_mut(k * d);
+            head[i * d..(i + 1) * d].swap_with_slice(&mut tail[..d]);
+            self.weights.swap(i, k);
+            self.rows.swap(i, k);
+            classes.swap(i, k);
+            i += 1;
+            j = k;
+        }
     }
 
     /// Stable partition of positions `start..end`: rows for which `left(row id, bin of
@@ -1471,7 +1521,7 @@ mod tests {
             // Two nested partitions, the second inside a sub-range.
             for (start, end, feature, bin) in [(0, n, 3, 20u8), (10, 200, 7, 30u8)] {
                 let a = plain.partition_rows::<0, _>(d, start, end, feature, move |_, b| b <= bin);
-                let c = windowed.partition(d, start, end, feature, bin);
+                let c = windowed.partition_by(d, start, end, feature, move |_, b| b <= bin);
                 assert_eq!(a, c, "d = {d}");
             }
             assert_eq!(plain.rows, windowed.rows, "d = {d}");
@@ -1593,6 +1643,71 @@ mod tests {
         }
         // Exact search from 64 rows down: the histogram above, exact below, still separates all.
         assert_eq!(correct(&fit(64).tree), n);
+    }
+
+    #[test]
+    fn in_place_partition_keeps_each_side_s_rows_and_their_data() {
+        // Whole-number weights and classes: `partition` swaps rows in place. Each side must
+        // hold the same rows as after the order-keeping partition (nested splits too), each
+        // row with its own bins, weight and class.
+        for d in [3usize, 30, 40] {
+            let n = 500;
+            let mut rng = Rng::new(d as u64 + 7);
+            let rows: Vec<Vec<f32>> = (0..n)
+                .map(|_| (0..d).map(|_| rng.below(40) as f32).collect())
+                .collect();
+            let x = Matrix::from_rows(&rows).unwrap();
+            let b = Binned::fit(&x, 0);
+            let y: Vec<usize> = (0..n).map(|i| (i * 7) % 4).collect();
+            let target = Target::Classes {
+                y: &y,
+                n_classes: 4,
+            };
+            let w: Vec<f32> = (0..n).map(|i| (1 + i % 3) as f32).collect();
+            let ids: Vec<u32> = (0..n as u32).collect();
+            let mut stable = Ordered::new(&b, &target, &w, ids.clone());
+            let mut swapped = Ordered::new(&b, &target, &w, ids);
+            assert!(swapped.any_order);
+            // Segments split in turn: the whole, then each side of the first split.
+            let mut segments = vec![(0, n)];
+            for (k, (feature, bin)) in [(1, 15u8), (0, 5), (2, 30), (1, 0), (2, 39)]
+                .into_iter()
+                .enumerate()
+            {
+                let (start, end) = segments.remove(0);
+                let a = stable.partition_by(d, start, end, feature, move |_, b| b <= bin);
+                let c = swapped.partition(d, start, end, feature, bin);
+                assert_eq!(a, c, "d = {d}, split {k}");
+                segments.push((start, a));
+                segments.push((a, end));
+            }
+            for &(start, end) in &segments {
+                let mut p = stable.rows[start..end].to_vec();
+                let mut q = swapped.rows[start..end].to_vec();
+                p.sort_unstable();
+                q.sort_unstable();
+                assert_eq!(p, q, "d = {d}, rows {start}..{end}");
+            }
+            let OrderedTarget::Classes(classes) = &swapped.target else {
+                panic!("class target")
+            };
+            for (i, &r) in swapped.rows.iter().enumerate() {
+                let r = r as usize;
+                assert_eq!(swapped.bins[i * d..(i + 1) * d], b.bins[r * d..(r + 1) * d]);
+                assert_eq!(swapped.weights[i], w[r] as f64);
+                assert_eq!(classes[i] as usize, y[r]);
+            }
+        }
+        // Fractional weights or values keep the order-keeping partition.
+        let x = Matrix::from_rows(&[vec![0.0], vec![1.0]]).unwrap();
+        let b = Binned::fit(&x, 0);
+        let classes = Target::Classes {
+            y: &[0, 1],
+            n_classes: 2,
+        };
+        assert!(!Ordered::new(&b, &classes, &[0.5, 1.0], vec![0, 1]).any_order);
+        let values = Target::Values { y: &[0.0, 1.0] };
+        assert!(!Ordered::new(&b, &values, &[1.0, 1.0], vec![0, 1]).any_order);
     }
 
     /// A grower over `n_features` features of `n_bins` bins each, `width` classes.

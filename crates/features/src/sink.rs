@@ -342,13 +342,7 @@ impl<W: Write> CsvSink<W> {
         match self.separator() {
             ColumnType::Hex(width) => push_hex(&mut self.line, v, width),
             ColumnType::Float => write_float_py(&mut self.line, v as f64),
-            // Flags and small counts are most fields: one digit without the formatter.
-            _ if v < 10 => self.line.push(b'0' + v as u8),
-            // Ports, lengths, TTLs: fixed-size copies, no formatter and no memcpy call.
-            _ if v < 100_000 => push_below_100k(&mut self.line, v as u32),
-            _ => self
-                .line
-                .extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
+            _ => push_decimal(&mut self.line, v),
         }
     }
 }
@@ -420,6 +414,17 @@ const PAIRS: &[u8; 200] = b"\
 fn pair(v: u32) -> [u8; 2] {
     let i = (v % 100) as usize * 2;
     [PAIRS[i], PAIRS[i + 1]]
+}
+
+/// The decimal digits of `v`. Flags and small counts are most fields: one digit without the
+/// formatter; ports, lengths, TTLs: fixed-size copies, no formatter and no memcpy call.
+#[inline]
+fn push_decimal(line: &mut Vec<u8>, v: u64) {
+    match v {
+        0..10 => line.push(b'0' + v as u8),
+        10..100_000 => push_below_100k(line, v as u32),
+        _ => line.extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
+    }
 }
 
 /// The decimal digits of `v`, `10 <= v < 100_000`, as one fixed-size copy per digit count
@@ -536,11 +541,7 @@ impl<W: Write> RowSink for CsvSink<W> {
                 self.line.push(b',');
             }
             self.column = column + 1;
-            if v < 10 {
-                self.line.push(b'0' + v as u8);
-            } else {
-                push_below_100k(&mut self.line, v as u32);
-            }
+            push_decimal(&mut self.line, v);
             return;
         }
         self.uint_general(v);
@@ -590,16 +591,9 @@ impl<W: Write> RowSink for CsvSink<W> {
                         self.line.push(b'-');
                     }
                     let ns = ns.unsigned_abs();
-                    // Below 1e6 s (`whole_ns`): the seconds fit `push_below_100k` but for the
-                    // largest; the fraction is always nine digits, one fixed-size copy.
-                    let seconds = ns / 1_000_000_000;
-                    match seconds {
-                        0..10 => self.line.push(b'0' + seconds as u8),
-                        10..100_000 => push_below_100k(&mut self.line, seconds as u32),
-                        _ => self
-                            .line
-                            .extend_from_slice(itoa::Buffer::new().format(seconds).as_bytes()),
-                    }
+                    // Below 1e6 s (`whole_ns`): the seconds take `push_decimal`'s fixed-size
+                    // paths but for the largest; the fraction is always nine digits, one copy.
+                    push_decimal(&mut self.line, ns / 1_000_000_000);
                     let mut frac = (ns % 1_000_000_000) as u32;
                     let mut digits = [b'.'; 10];
                     for d in digits[1..].iter_mut().rev() {

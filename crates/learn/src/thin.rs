@@ -35,6 +35,10 @@ impl Simd {
             Simd { avx2: false }
         }
     }
+    /// Whether AVX2 builds may run (only [`Simd::detect`] says yes, after checking).
+    pub(crate) fn avx2(self) -> bool {
+        self.avx2
+    }
     /// The portable build (also on AVX2 processors: for tests).
     #[cfg(test)]
     pub(crate) fn portable() -> Self {

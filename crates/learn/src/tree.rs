@@ -7,6 +7,7 @@
 
 use crate::dataset::Matrix;
 use crate::rng::Rng;
+use crate::thin::Simd;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -355,8 +356,9 @@ impl Ordered {
         }
     }
 
-    /// Stable partition of positions `start..end`: bin of `feature` ≤ `bin` first. Returns
-    /// the position of the first row on the right.
+    /// Partition of positions `start..end`: bin of `feature` ≤ `bin` first; order-keeping
+    /// unless [`Ordered::any_order`] lets rows be swapped in place. Returns the position of
+    /// the first row on the right.
     fn partition(&mut self, d: usize, start: usize, end: usize, feature: usize, bin: u8) -> usize {
         if self.any_order {
             return self.partition_in_place(d, start, end, feature, bin);
@@ -487,18 +489,6 @@ impl Ordered {
             OrderedTarget::Values(v) => v[lo..end].copy_from_slice(&self.scratch_values[..k]),
         }
         lo
-    }
-}
-
-/// Whether this processor has AVX2 (see [`Grower::avx2`]).
-fn avx2_detected() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
     }
 }
 
@@ -760,39 +750,32 @@ impl Grower<'_> {
         best: &mut Option<Candidate>,
         scratch: &mut GiniScratch,
     ) -> bool {
-        macro_rules! gini {
-            ($($w:literal)*) => {
-                match self.width {
-                    $($w => return self.scan_gini_sparse::<$w>(f, hist, mask, total, parent_cost, best, scratch),)*
-                    _ => {}
-                }
-            };
-        }
         if !self.values && self.params.criterion == Criterion::Gini {
             #[cfg(target_arch = "x86_64")]
-            if self.avx2 {
-                // SAFETY: `avx2` is only true when `is_x86_feature_detected!("avx2")` found
-                // AVX2 on this processor (see `grow`), the only requirement of a
-                // `target_feature(enable = "avx2")` function.
+            let done = if self.avx2 {
+                // SAFETY: `avx2` is only true when `Simd::detect` found AVX2 on this processor
+                // (see `grow`), the only requirement of a `target_feature(enable = "avx2")`
+                // function.
                 #[allow(unsafe_code)]
-                let done = unsafe {
+                unsafe {
                     self.scan_gini_sparse_avx2(f, hist, mask, total, parent_cost, best, scratch)
-                };
-                if let Some(constant) = done {
-                    return constant;
                 }
+            } else {
+                self.scan_gini_by_width(f, hist, mask, total, parent_cost, best, scratch)
+            };
+            #[cfg(not(target_arch = "x86_64"))]
+            let done = self.scan_gini_by_width(f, hist, mask, total, parent_cost, best, scratch);
+            if let Some(constant) = done {
+                return constant;
             }
-            gini!(1 2 3 4 5 6 7 8);
         }
         self.scan(f, hist, set_bits(mask), true, total, parent_cost, best)
     }
 
-    /// [`Self::scan_gini_sparse`] compiled for AVX2 (4 values a vector in its by-bin passes);
-    /// `None` for more than 8 classes.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    #[allow(unsafe_code, clippy::too_many_arguments)]
-    unsafe fn scan_gini_sparse_avx2(
+    /// [`Self::scan_gini_sparse`] for this tree's width; `None` for more than 8 classes.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn scan_gini_by_width(
         &self,
         f: usize,
         hist: &mut [f64],
@@ -811,6 +794,24 @@ impl Grower<'_> {
             };
         }
         gini!(1 2 3 4 5 6 7 8)
+    }
+
+    /// [`Self::scan_gini_by_width`] compiled for AVX2 (4 values a vector in the scan's by-bin
+    /// passes).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[allow(unsafe_code, clippy::too_many_arguments)]
+    unsafe fn scan_gini_sparse_avx2(
+        &self,
+        f: usize,
+        hist: &mut [f64],
+        mask: &[u64; 4],
+        total: &[f64],
+        parent_cost: f64,
+        best: &mut Option<Candidate>,
+        scratch: &mut GiniScratch,
+    ) -> Option<bool> {
+        self.scan_gini_by_width(f, hist, mask, total, parent_cost, best, scratch)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1217,7 +1218,7 @@ where
         hist_len += binned.n_bins(f) * width;
     }
     let g = Grower {
-        avx2: avx2_detected(),
+        avx2: Simd::detect().avx2(),
         binned,
         params,
         values: matches!(target, Target::Values { .. }),
@@ -1760,7 +1761,7 @@ mod tests {
             let min_leaf = [1, 1, 3, 40][case % 4];
             let mut g = test_grower(&binned, &params(min_leaf), 6);
             // Both builds of the sparse scan (the AVX2 one where the processor has it).
-            g.avx2 = case % 2 == 1 && avx2_detected();
+            g.avx2 = case % 2 == 1 && Simd::detect().avx2();
             let occupied = [1, 2, 3, 17, 120, 255][case % 6];
             let mut hist = vec![0.0; MAX_BINS * 6];
             let mut mask = [0u64; 4];

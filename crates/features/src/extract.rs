@@ -105,6 +105,13 @@ impl RowSink for Output {
     fn end_row(&mut self) -> io::Result<()> {
         delegate!(self, s => s.end_row())
     }
+    fn csv_row(&mut self) -> Option<crate::sink::CsvRow<'_>> {
+        match self {
+            Output::Csv(s) => s.csv_row(),
+            #[cfg(feature = "parquet")]
+            Output::Parquet(_) => None,
+        }
+    }
 }
 
 /// The outputs of one pass; `None` for sets not requested.

@@ -44,6 +44,36 @@ pub trait RowSink {
     /// are not about the packet being handled (`session`). For sinks that keep it beside the
     /// row (an online detector's alert context); files ignore it.
     fn origin(&mut self, _origin: &RowOrigin) {}
+    /// The CSV row being written, for a set that renders its cells itself (the per-packet sets'
+    /// fast path: no call, separator and column look-up per cell); `None` (the default) for
+    /// sinks that take cells. A set given one appends exactly the bytes its cell calls would
+    /// (separators included, no line end), says how many cells with [`CsvRow::wrote`], then
+    /// calls [`RowSink::end_row`] as usual.
+    fn csv_row(&mut self) -> Option<CsvRow<'_>> {
+        None
+    }
+}
+
+/// A CSV sink's row, opened for a set to append its cells to ([`RowSink::csv_row`]).
+pub struct CsvRow<'a> {
+    /// The output's buffered bytes: the row's cells go at the end.
+    pub line: &'a mut Vec<u8>,
+    /// The text of an absent cell (`0` for the MQTTset set as published, else empty).
+    pub absent: &'static str,
+    column: &'a mut usize,
+}
+
+impl CsvRow<'_> {
+    /// Cells of this row already written (by cell calls before the row was opened): the next
+    /// cell needs a `,` before it when this is not zero.
+    pub fn column(&self) -> usize {
+        *self.column
+    }
+
+    /// Records that `cells` cells were appended to [`CsvRow::line`].
+    pub fn wrote(self, cells: usize) {
+        *self.column += cells;
+    }
 }
 
 /// Wraps a sink to hand it each run of absent values at once ([`RowSink::nulls`]): a set whose
@@ -122,6 +152,53 @@ impl<S: RowSink> RowSink for NullRuns<'_, S> {
     fn origin(&mut self, origin: &RowOrigin) {
         self.flush();
         self.sink.origin(origin);
+    }
+    #[inline]
+    fn csv_row(&mut self) -> Option<CsvRow<'_>> {
+        self.flush();
+        self.sink.csv_row()
+    }
+}
+
+/// A sink seen only through its cell calls ([`RowSink::csv_row`] hidden): tests compare a set's
+/// direct CSV rows with the rows its cell calls make.
+#[cfg(test)]
+pub(crate) struct CellsOnly<S: RowSink>(pub S);
+
+#[cfg(test)]
+impl<S: RowSink> RowSink for CellsOnly<S> {
+    fn null(&mut self) {
+        self.0.null()
+    }
+    fn nulls(&mut self, n: usize) {
+        self.0.nulls(n)
+    }
+    fn uint(&mut self, v: u64) {
+        self.0.uint(v)
+    }
+    fn uints(&mut self, vs: &[u64]) {
+        self.0.uints(vs)
+    }
+    fn int(&mut self, v: i64) {
+        self.0.int(v)
+    }
+    fn float(&mut self, v: f64) {
+        self.0.float(v)
+    }
+    fn str(&mut self, v: &str) {
+        self.0.str(v)
+    }
+    fn str_plain(&mut self, v: &str) {
+        self.0.str_plain(v)
+    }
+    fn bytes(&mut self, v: &[u8]) {
+        self.0.bytes(v)
+    }
+    fn end_row(&mut self) -> io::Result<()> {
+        self.0.end_row()
+    }
+    fn origin(&mut self, origin: &RowOrigin) {
+        self.0.origin(origin)
     }
 }
 
@@ -641,6 +718,15 @@ impl<W: Write> RowSink for CsvSink<W> {
         }
     }
 
+    #[inline]
+    fn csv_row(&mut self) -> Option<CsvRow<'_>> {
+        Some(CsvRow {
+            line: &mut self.line,
+            absent: self.absent,
+            column: &mut self.column,
+        })
+    }
+
     fn end_row(&mut self) -> io::Result<()> {
         debug_assert_eq!(
             self.column,
@@ -709,6 +795,40 @@ mod tests {
             general.end_row().unwrap();
             assert_eq!(fast.finish().unwrap(), general.finish().unwrap(), "{v}");
         }
+    }
+
+    #[test]
+    fn a_row_opened_for_direct_cells_ends_like_one_of_cell_calls() {
+        static COLS: [Column; 3] = [
+            Column::new("a", ColumnType::Str),
+            Column::new("b", ColumnType::UInt),
+            Column::new("c", ColumnType::UInt),
+        ];
+        let schema = Schema {
+            set: "t",
+            version: 1,
+            columns: &COLS,
+        };
+        let mut cells = CsvSink::new(Vec::new(), schema, "0").unwrap();
+        let mut direct = CsvSink::new(Vec::new(), schema, "0").unwrap();
+        for _ in 0..2 {
+            cells.str("x");
+            cells.uint(7);
+            cells.null();
+            cells.end_row().unwrap();
+            // One cell by call, two appended to the open row.
+            direct.str("x");
+            let row = direct.csv_row().unwrap();
+            assert_eq!((row.column(), row.absent), (1, "0"));
+            row.line.extend_from_slice(b",7,0");
+            row.wrote(2);
+            direct.end_row().unwrap();
+        }
+        assert_eq!(direct.rows(), 2);
+        assert_eq!(cells.finish().unwrap(), direct.finish().unwrap());
+        assert!(CellsOnly(CsvSink::new(Vec::new(), schema, "").unwrap())
+            .csv_row()
+            .is_none());
     }
 
     #[test]

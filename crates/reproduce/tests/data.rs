@@ -59,6 +59,7 @@ fn real_captures_give_every_table_and_figure_and_the_same_numbers_twice() {
     let out2 = temp_dir("captures-again");
     let r2 = quick_run(Some(data), &out2, 3);
     assert_eq!(scores(&r), scores(&r2));
+    remove_dirs(&[&out, &out2]);
 }
 
 fn fixture_value(class: usize, row: usize, col: usize) -> f64 {
@@ -156,7 +157,7 @@ fn published_csvs_are_recognised_by_columns_and_names_and_reported() {
     assert!(d.captures.is_empty());
     assert_eq!(d.ignored.len(), 1, "{:?}", d.ignored);
     let out = temp_dir("published-out");
-    let r = quick_run(Some(data), &out, 0);
+    let r = quick_run(Some(data.clone()), &out, 0);
     check_report(&out);
     assert_eq!(r.provenance.source, "published-csv");
     let h = r.hindy2020.as_ref().unwrap();
@@ -181,6 +182,7 @@ fn published_csvs_are_recognised_by_columns_and_names_and_reported() {
         .reductions
         .iter()
         .any(|x| x.contains("notes.csv")));
+    remove_dirs(&[&data, &out]);
 }
 
 #[test]
@@ -194,9 +196,11 @@ fn an_empty_data_directory_is_an_error_that_says_what_is_expected() {
         Some(data.clone()),
         temp_dir("empty-out"),
     );
+    let out = config.out_dir.clone();
     let e = mqtt_ids_reproduce::run(&config, &|_| {}).unwrap_err();
     assert!(
         e.contains("no capture and no published table") && e.contains("readme.txt"),
         "{e}"
     );
+    remove_dirs(&[&data, &out]);
 }

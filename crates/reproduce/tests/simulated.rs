@@ -60,6 +60,7 @@ fn quick_simulated_run_reports_everything_and_repeats_exactly() {
     let b = std::fs::read(out2.join("data/mqttset2020/dos.pcap")).unwrap();
     assert!(a == b);
     chromium_renders_every_figure(&out);
+    remove_dirs(&[&out, &out2]);
 }
 
 /// Opens a copy of report.html with a script that records, after load, each image's natural

@@ -21,6 +21,14 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
+/// Removes a test's temporary directories once it passed (a failed test leaves them to look
+/// at): a quick run writes ~230 MB of captures and features.
+pub fn remove_dirs(dirs: &[&Path]) {
+    for d in dirs {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
 /// A quick run of both papers, its report written to `out`.
 pub fn quick_run(data: Option<PathBuf>, out: &Path, seed: u64) -> Results {
     let config = Config::new(

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use mqtt_ids_capture::{self as capture, ReaderOptions};
@@ -11,7 +10,8 @@ use mqtt_ids_features::label::{Labeler, Net};
 use mqtt_ids_features::metadata::Provenance;
 use mqtt_ids_features::parquet::ParquetSink;
 use mqtt_ids_features::{
-    extract_parallel, CsvSink, ExtractOptions, ExtractReport, Output, Outputs, SetKind, WriteBehind,
+    extract_parallel, CsvSink, ExtractOptions, ExtractReport, Handover, LineOut, Output, Outputs,
+    SetKind, WriteBehind,
 };
 use mqtt_ids_flows::{parse_duration, FlowConfig, FlowMode, DEFAULT_MAX_FLOWS};
 use mqtt_ids_mqtt::TrackerConfig;
@@ -295,11 +295,12 @@ fn extract_file(file: &str, args: &Args, plan: &Plan) -> Result<FileOutcome, Str
                 } else {
                     ""
                 };
-                // Rows are rendered while a thread of the output's own writes the last chunk.
-                let writer: Box<dyn Write + Send> = Box::new(
-                    WriteBehind::new(created)
-                        .map_err(|e| format!("cannot start writing {}: {e}", partial.display()))?,
-                );
+                // Rows are rendered while a thread of the output's own writes the last chunk,
+                // handed over whole (no copy).
+                let writer: Box<dyn LineOut + Send> =
+                    Box::new(Handover(WriteBehind::new(created).map_err(|e| {
+                        format!("cannot start writing {}: {e}", partial.display())
+                    })?));
                 Output::Csv(
                     CsvSink::new(writer, set.schema(), absent)
                         .map_err(|e| format!("cannot write {}: {e}", partial.display()))?,

@@ -135,7 +135,7 @@ fn extract_options(path: &Path, labels: Labeler, session_update_ns: Option<i64>)
     let mut outputs = Outputs::default();
     for (set, buffer) in &buffers {
         let sink = CsvSink::new(
-            Box::new(buffer.clone()) as Box<dyn Write + Send>,
+            Box::new(buffer.clone()) as Box<dyn mqtt_ids_features::LineOut + Send>,
             set.schema(),
             "",
         )

@@ -64,7 +64,7 @@ fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, f64, T) {
 fn extract_mqttset(path: &Path) -> u64 {
     let mut reader = open(path.to_str().unwrap(), ReaderOptions::default()).unwrap();
     let mut outputs = Outputs::default();
-    let sink: Box<dyn std::io::Write + Send> = Box::new(std::io::sink());
+    let sink: Box<dyn mqtt_ids_features::LineOut + Send> = Box::new(std::io::sink());
     *outputs.slot(SetKind::Mqttset) = Some(Output::Csv(
         CsvSink::new(sink, SetKind::Mqttset.schema(), "0").unwrap(),
     ));

@@ -7,7 +7,6 @@
 //! `target/bench-data/extract-mqttset-1m.pcapng` for `scripts/bench-extract.sh`, which times
 //! `mqtt-ids extract` beside tshark's MQTTset export on the same file.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -22,7 +21,7 @@ fn bench_file() -> PathBuf {
 }
 
 fn csv(set: SetKind) -> Output {
-    let sink: Box<dyn Write + Send> = Box::new(std::io::sink());
+    let sink: Box<dyn mqtt_ids_features::LineOut + Send> = Box::new(std::io::sink());
     Output::Csv(CsvSink::new(sink, set.schema(), "0").unwrap())
 }
 

@@ -4,7 +4,7 @@
 //! processed and every output is completed (flows held open are written at the end). Output
 //! faults (disk full, closed pipe) end the pass with an error.
 
-use std::io::{self, Write};
+use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use mqtt_ids_capture::{self as capture, AnyReader, LinkType, ReadError};
@@ -18,7 +18,7 @@ use crate::pass::{FrameOuts, Ignore, Pass, PassParts};
 use crate::sets::context::ContextStats;
 use crate::sets::flows::FlowRows;
 use crate::sets::mqttset::MqttsetStats;
-use crate::sink::{CsvSink, RowSink};
+use crate::sink::{CsvSink, LineOut, RowSink};
 use crate::SetKind;
 
 /// Options shaping the rows.
@@ -38,7 +38,7 @@ pub struct ExtractOptions {
 /// One output: CSV to any writer, or Parquet to a file.
 pub enum Output {
     /// CSV.
-    Csv(CsvSink<Box<dyn Write + Send>>),
+    Csv(CsvSink<Box<dyn LineOut + Send>>),
     /// Parquet.
     #[cfg(feature = "parquet")]
     Parquet(Box<ParquetSink>),
@@ -377,7 +377,7 @@ struct Sinks<'a, S> {
 }
 
 /// The CSV writer every output is when no Parquet was asked for.
-type Csv = CsvSink<Box<dyn Write + Send>>;
+type Csv = CsvSink<Box<dyn LineOut + Send>>;
 
 /// Runs one pass over `reader`, writing every requested set to `outputs`. `progress` is called
 /// now and then with the input bytes consumed so far.

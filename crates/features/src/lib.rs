@@ -33,5 +33,5 @@ pub use label::{Label, Labeler, Subject};
 pub use pass::{FrameOuts, Pass, PassParts, PassStats};
 pub use schema::{Column, ColumnType, Schema};
 pub use sets::SetKind;
-pub use sink::{CsvSink, RowOrigin, RowSink};
-pub use write_behind::WriteBehind;
+pub use sink::{CsvSink, LineOut, RowOrigin, RowSink};
+pub use write_behind::{Handover, WriteBehind};

@@ -13,6 +13,8 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use crate::sink::LineOut;
+
 /// Bytes collected before they are handed to the thread.
 pub const CHUNK: usize = 1 << 20;
 /// Chunks that may wait for the thread at once.
@@ -134,6 +136,41 @@ impl<W: Write + Send + 'static> WriteBehind<W> {
             Ok((_, Err(e))) => Err(e),
             Err(_) => Err(io::Error::other("the output writer thread panicked")),
         }
+    }
+}
+
+impl<W: Write + Send + 'static> WriteBehind<W> {
+    /// Hands `chunk` itself to the thread, after the bytes collected so far, and leaves an empty
+    /// buffer of at least its capacity in its place: whole buffers change hands without a copy.
+    pub fn write_buffer(&mut self, chunk: &mut Vec<u8>) -> io::Result<()> {
+        if self.failed.load(Ordering::Relaxed) {
+            self.flush()?;
+        }
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        self.send_buffer()?;
+        let capacity = chunk.capacity();
+        let mut next = self
+            .spare
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(capacity));
+        next.reserve(capacity);
+        let full = std::mem::replace(chunk, next);
+        self.send(Job::Write(full))
+    }
+}
+
+/// A [`WriteBehind`] as a [`LineOut`]: a CSV sink's buffer of rows is handed to the writing
+/// thread whole ([`WriteBehind::write_buffer`]) instead of copied into the thread's own.
+pub struct Handover<W: Write + Send + 'static>(pub WriteBehind<W>);
+
+impl<W: Write + Send + 'static> LineOut for Handover<W> {
+    fn take_line(&mut self, line: &mut Vec<u8>) -> io::Result<()> {
+        self.0.write_buffer(line)
+    }
+    fn flush_lines(&mut self) -> io::Result<()> {
+        self.0.flush()
     }
 }
 
@@ -267,6 +304,49 @@ mod tests {
         w.write_all(b"abc").unwrap();
         drop(w);
         assert_eq!(*disk.data.lock().unwrap(), b"abc");
+    }
+
+    #[test]
+    fn handed_over_buffers_arrive_in_order_between_written_bytes() {
+        let disk = Disk::new(usize::MAX);
+        let mut w = Handover(WriteBehind::new(disk.clone()).unwrap());
+        let mut want = Vec::new();
+        for (i, p) in pieces().into_iter().enumerate() {
+            if i % 2 == 0 {
+                // Bytes written by reference collect in the writer's own buffer first.
+                w.0.write_all(&p).unwrap();
+                want.extend_from_slice(&p);
+            } else {
+                let mut line = Vec::with_capacity(p.len() + 64);
+                line.extend_from_slice(&p);
+                let capacity = line.capacity();
+                w.take_line(&mut line).unwrap();
+                want.extend_from_slice(&p);
+                assert!(line.is_empty(), "the line is left empty");
+                assert!(line.capacity() >= capacity, "with room for the next one");
+            }
+        }
+        w.flush_lines().unwrap();
+        assert!(*disk.data.lock().unwrap() == want);
+        let inner = w.0.finish().unwrap();
+        assert!(*inner.data.lock().unwrap() == want);
+    }
+
+    #[test]
+    fn a_full_disk_is_reported_by_a_later_handover() {
+        let mut w = Handover(WriteBehind::new(Disk::new(CHUNK + CHUNK / 2)).unwrap());
+        let mut error = None;
+        for _ in 0..(QUEUED + 6) {
+            let mut line = vec![b'x'; CHUNK];
+            if let Err(e) = w.take_line(&mut line) {
+                error = Some(e);
+                break;
+            }
+        }
+        let error = error.expect("a handover reports the failure");
+        assert_eq!(error.kind(), io::ErrorKind::StorageFull, "{error}");
+        let e = w.0.finish().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::StorageFull, "{e}");
     }
 
     #[test]

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::io::Write;
-
 use common::{shared_data, Shared};
 use mqtt_ids_capture::{open, ReaderOptions};
 use mqtt_ids_features::{
@@ -23,7 +21,7 @@ fn run(
     for (set, buffer) in SetKind::ALL.into_iter().zip(&buffers) {
         let absent = if set == SetKind::Mqttset { "0" } else { "" };
         let sink = CsvSink::new(
-            Box::new(buffer.clone()) as Box<dyn Write + Send>,
+            Box::new(buffer.clone()) as Box<dyn mqtt_ids_features::LineOut + Send>,
             set.schema(),
             absent,
         )

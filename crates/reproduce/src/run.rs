@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -435,7 +434,7 @@ fn passes(c: &CaptureInput, d: &Discovered) -> usize {
 
 fn csv_output(path: &Path, set: SetKind) -> Result<Output, String> {
     let file = File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-    let writer: Box<dyn Write + Send> = Box::new(file);
+    let writer: Box<dyn mqtt_ids_features::LineOut + Send> = Box::new(file);
     // The mqttset set writes absent fields as 0, as the published MQTTset CSVs do.
     let absent = if set == SetKind::Mqttset { "0" } else { "" };
     CsvSink::new(writer, set.schema(), absent)

@@ -2,7 +2,6 @@
 //! running the detector over a capture.
 #![allow(dead_code)]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use mqtt_ids_capture::{open, ReaderOptions};
@@ -61,7 +60,7 @@ pub fn extract_csv_with(
     let file = std::fs::File::create(&path).unwrap();
     let absent = if set == SetKind::Mqttset { "0" } else { "" };
     let sink = CsvSink::new(
-        Box::new(file) as Box<dyn Write + Send>,
+        Box::new(file) as Box<dyn mqtt_ids_features::LineOut + Send>,
         set.schema(),
         absent,
     )

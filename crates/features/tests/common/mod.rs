@@ -50,7 +50,7 @@ impl Write for Shared {
 pub fn run_set(path: &Path, set: SetKind, options: &ExtractOptions) -> (String, ExtractReport) {
     let buffer = Shared::default();
     let sink = CsvSink::new(
-        Box::new(buffer.clone()) as Box<dyn Write + Send>,
+        Box::new(buffer.clone()) as Box<dyn mqtt_ids_features::LineOut + Send>,
         set.schema(),
         "",
     )

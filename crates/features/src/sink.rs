@@ -447,7 +447,7 @@ fn pair(v: u32) -> [u8; 2] {
 /// The decimal digits of `v`. Flags and small counts are most fields: one digit without the
 /// formatter; ports, lengths, TTLs: fixed-size copies, no formatter and no memcpy call.
 #[inline]
-fn push_decimal(line: &mut Vec<u8>, v: u64) {
+pub(crate) fn push_decimal(line: &mut Vec<u8>, v: u64) {
     match v {
         0..10 => line.push(b'0' + v as u8),
         10..100_000 => push_below_100k(line, v as u32),

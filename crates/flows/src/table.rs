@@ -372,7 +372,7 @@ impl FlowTable {
             .index
             .find(hash, |&i| entries[i as usize].key == key)
             .copied();
-        if let Some(i) = found {
+        if let (Some(i), FlowMode::Timeout { .. }) = (found, self.config.mode) {
             if let Some(why) = self.expired_at(i, ts) {
                 self.end(i, why, sink);
                 found = None;

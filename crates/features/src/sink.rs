@@ -219,122 +219,73 @@ pub struct RowOrigin {
 /// Writes `v` as Python's `repr(float)` does: shortest round-trip digits, a `.0` on integral
 /// values, exponent form below 1e-4 and from 1e16 with a signed two-digit exponent (`1e-05`,
 /// `1.5e+16`), `nan`, `inf`.
+#[inline]
 pub fn write_float_py(out: &mut Vec<u8>, v: f64) {
-    if v.is_nan() {
-        out.extend_from_slice(b"nan");
-        return;
-    }
-    if v.is_infinite() {
-        out.extend_from_slice(if v > 0.0 { b"inf" } else { b"-inf" });
-        return;
-    }
-    // Integral values below 1e16 (packet lengths, whole seconds, zero): the integer and `.0`.
-    if v.abs() < 1e16 && v.trunc() == v {
+    // Integral values below 1e16 (packet lengths, whole seconds, zero): the integer and `.0`,
+    // without the float formatter. `as` truncates (and saturates; NaN gives 0): the value is
+    // integral exactly when the truncation converts back to it.
+    let int = v as i64;
+    if int as f64 == v && v.abs() < 1e16 {
         if v.is_sign_negative() {
             out.push(b'-');
         }
-        let n = v.abs() as u64;
-        if n < 10 {
-            out.push(b'0' + n as u8);
-        } else {
-            out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-        }
+        push_decimal(out, int.unsigned_abs());
         out.extend_from_slice(b".0");
         return;
     }
-    // Ryu finds the same shortest round-trip digits as Python's repr (and Rust's `{:?}`), laid
-    // out its own way; they are re-laid out as Python does.
-    let mut buf = ryu::Buffer::new();
+    write_float_py_general(out, v);
+}
+
+/// [`write_float_py`] for all but integral values below 1e16.
+#[inline(never)]
+fn write_float_py_general(out: &mut Vec<u8>, v: f64) {
+    if !v.is_finite() {
+        out.extend_from_slice(match v {
+            _ if v.is_nan() => b"nan",
+            _ if v > 0.0 => b"inf",
+            _ => b"-inf",
+        });
+        return;
+    }
+    // Zmij finds the same shortest round-trip digits as Python's repr (and ryu, and Rust's
+    // `{:?}`). Its layout is Python's but for the exponent's two digits and the switch to
+    // exponent form at 1e-4 (zmij: 1e-5).
+    let mut buf = zmij::Buffer::new();
     let text = buf.format_finite(v).as_bytes();
-    if (1e-4..1e16).contains(&v.abs()) {
-        // Not integral, decimal exponent from -4 to 15: ryu's positional layout is Python's.
+    if v.abs() >= 1e-4 {
+        // Decimal exponent from -4 to 15: positional, as Python's; from 16 (every such value is
+        // integral): `1e+16`, `1.5e+300`, as Python's.
         out.extend_from_slice(text);
         return;
     }
-    let (negative, text) = match text.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, text),
+    let (sign, digits) = match text.split_first() {
+        Some((b'-', rest)) => (&b"-"[..], rest),
+        _ => (&b""[..], text),
     };
-    let (mantissa, exponent) = match text.iter().position(|&b| b == b'e') {
-        Some(e) => (&text[..e], parse_exponent(&text[e + 1..])),
-        None => (text, 0),
-    };
-    // The significant digits, and `decpt`: the value is 0.DIGITS × 10^decpt.
-    let mut digits = [0u8; 24];
-    let mut n = 0;
-    let mut point = None;
-    for &b in mantissa {
-        if b == b'.' {
-            point = Some(n);
-        } else if n < digits.len() {
-            digits[n] = b;
-            n += 1;
+    out.extend_from_slice(sign);
+    match digits.iter().position(|&b| b == b'e') {
+        // `d[.ddd]e-N`: Python writes at least two exponent digits.
+        Some(e) => {
+            out.extend_from_slice(&digits[..=e]);
+            let exponent = &digits[e + 1..];
+            if let [b'-', d] = exponent {
+                out.extend_from_slice(&[b'-', b'0', *d]);
+            } else {
+                out.extend_from_slice(exponent);
+            }
         }
-    }
-    let mut decpt = point.unwrap_or(n) as i32 + exponent;
-    let mut start = 0;
-    while start < n && digits[start] == b'0' {
-        start += 1;
-        decpt -= 1;
-    }
-    while n > start && digits[n - 1] == b'0' {
-        n -= 1;
-    }
-    let digits = &digits[start..n];
-    if negative {
-        out.push(b'-');
-    }
-    if digits.is_empty() {
-        // Zero never gets here (integral); kept total.
-        out.extend_from_slice(b"0.0");
-        return;
-    }
-    if decpt <= -4 || decpt > 16 {
-        // d[.ddd]e±XX
-        out.push(digits[0]);
-        if digits.len() > 1 {
-            out.push(b'.');
-            out.extend_from_slice(&digits[1..]);
+        // Decimal exponent -5, positional in zmij (`0.0000dd…`): `d[.d…]e-05` in Python.
+        None => {
+            let significant = digits.get(6..).unwrap_or_default();
+            if let Some((first, rest)) = significant.split_first() {
+                out.push(*first);
+                if !rest.is_empty() {
+                    out.push(b'.');
+                    out.extend_from_slice(rest);
+                }
+            }
+            out.extend_from_slice(b"e-05");
         }
-        let e = decpt - 1;
-        out.push(b'e');
-        out.push(if e < 0 { b'-' } else { b'+' });
-        let e = e.unsigned_abs();
-        if e < 10 {
-            out.push(b'0');
-        }
-        out.extend_from_slice(itoa::Buffer::new().format(e).as_bytes());
-    } else if decpt <= 0 {
-        out.extend_from_slice(b"0.");
-        out.extend_from_slice(&b"0000"[..decpt.unsigned_abs() as usize]);
-        out.extend_from_slice(digits);
-    } else {
-        let decpt = decpt as usize;
-        if decpt >= digits.len() {
-            out.extend_from_slice(digits);
-            out.extend_from_slice(&b"0000000000000000"[..decpt - digits.len()]);
-            out.extend_from_slice(b".0");
-        } else {
-            out.extend_from_slice(&digits[..decpt]);
-            out.push(b'.');
-            out.extend_from_slice(&digits[decpt..]);
-        }
-    }
-}
-
-/// The exponent of ryu's output (`-7`, `22`).
-fn parse_exponent(text: &[u8]) -> i32 {
-    let (negative, text) = match text.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, text),
-    };
-    let e = text
-        .iter()
-        .fold(0i32, |e, &d| e * 10 + i32::from(d.wrapping_sub(b'0')));
-    if negative {
-        -e
-    } else {
-        e
     }
 }
 
@@ -528,7 +479,7 @@ fn pair(v: u32) -> [u8; 2] {
 /// The decimal digits of `v`. Flags and small counts are most fields: one digit without the
 /// formatter; ports, lengths, TTLs: fixed-size copies, no formatter and no memcpy call.
 #[inline]
-fn push_decimal(line: &mut Vec<u8>, v: u64) {
+pub(crate) fn push_decimal(line: &mut Vec<u8>, v: u64) {
     match v {
         0..10 => line.push(b'0' + v as u8),
         10..100_000 => push_below_100k(line, v as u32),
@@ -963,6 +914,127 @@ mod tests {
         );
     }
 
+    /// The ryu-based rendering [`write_float_py`] replaced (ryu's digits re-laid out as
+    /// Python's), kept as its reference.
+    fn write_float_py_ryu(out: &mut Vec<u8>, v: f64) {
+        if v.is_nan() {
+            out.extend_from_slice(b"nan");
+            return;
+        }
+        if v.is_infinite() {
+            out.extend_from_slice(if v > 0.0 { b"inf" } else { b"-inf" });
+            return;
+        }
+        // Integral values below 1e16 (packet lengths, whole seconds, zero): the integer and `.0`.
+        if v.abs() < 1e16 && v.trunc() == v {
+            if v.is_sign_negative() {
+                out.push(b'-');
+            }
+            let n = v.abs() as u64;
+            if n < 10 {
+                out.push(b'0' + n as u8);
+            } else {
+                out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+            }
+            out.extend_from_slice(b".0");
+            return;
+        }
+        // Ryu finds the same shortest round-trip digits as Python's repr (and Rust's `{:?}`), laid
+        // out its own way; they are re-laid out as Python does.
+        let mut buf = ryu::Buffer::new();
+        let text = buf.format_finite(v).as_bytes();
+        if (1e-4..1e16).contains(&v.abs()) {
+            // Not integral, decimal exponent from -4 to 15: ryu's positional layout is Python's.
+            out.extend_from_slice(text);
+            return;
+        }
+        let (negative, text) = match text.split_first() {
+            Some((b'-', rest)) => (true, rest),
+            _ => (false, text),
+        };
+        let (mantissa, exponent) = match text.iter().position(|&b| b == b'e') {
+            Some(e) => (&text[..e], parse_exponent(&text[e + 1..])),
+            None => (text, 0),
+        };
+        // The significant digits, and `decpt`: the value is 0.DIGITS × 10^decpt.
+        let mut digits = [0u8; 24];
+        let mut n = 0;
+        let mut point = None;
+        for &b in mantissa {
+            if b == b'.' {
+                point = Some(n);
+            } else if n < digits.len() {
+                digits[n] = b;
+                n += 1;
+            }
+        }
+        let mut decpt = point.unwrap_or(n) as i32 + exponent;
+        let mut start = 0;
+        while start < n && digits[start] == b'0' {
+            start += 1;
+            decpt -= 1;
+        }
+        while n > start && digits[n - 1] == b'0' {
+            n -= 1;
+        }
+        let digits = &digits[start..n];
+        if negative {
+            out.push(b'-');
+        }
+        if digits.is_empty() {
+            // Zero never gets here (integral); kept total.
+            out.extend_from_slice(b"0.0");
+            return;
+        }
+        if decpt <= -4 || decpt > 16 {
+            // d[.ddd]e±XX
+            out.push(digits[0]);
+            if digits.len() > 1 {
+                out.push(b'.');
+                out.extend_from_slice(&digits[1..]);
+            }
+            let e = decpt - 1;
+            out.push(b'e');
+            out.push(if e < 0 { b'-' } else { b'+' });
+            let e = e.unsigned_abs();
+            if e < 10 {
+                out.push(b'0');
+            }
+            out.extend_from_slice(itoa::Buffer::new().format(e).as_bytes());
+        } else if decpt <= 0 {
+            out.extend_from_slice(b"0.");
+            out.extend_from_slice(&b"0000"[..decpt.unsigned_abs() as usize]);
+            out.extend_from_slice(digits);
+        } else {
+            let decpt = decpt as usize;
+            if decpt >= digits.len() {
+                out.extend_from_slice(digits);
+                out.extend_from_slice(&b"0000000000000000"[..decpt - digits.len()]);
+                out.extend_from_slice(b".0");
+            } else {
+                out.extend_from_slice(&digits[..decpt]);
+                out.push(b'.');
+                out.extend_from_slice(&digits[decpt..]);
+            }
+        }
+    }
+
+    /// The exponent of ryu's output (`-7`, `22`).
+    fn parse_exponent(text: &[u8]) -> i32 {
+        let (negative, text) = match text.split_first() {
+            Some((b'-', rest)) => (true, rest),
+            _ => (false, text),
+        };
+        let e = text
+            .iter()
+            .fold(0i32, |e, &d| e * 10 + i32::from(d.wrapping_sub(b'0')));
+        if negative {
+            -e
+        } else {
+            e
+        }
+    }
+
     fn py(v: f64) -> String {
         let mut out = Vec::new();
         write_float_py(&mut out, v);
@@ -1116,6 +1188,99 @@ mod tests {
             }
         }
         assert!(ties >= 1, "the tie case was not met");
+    }
+
+    #[test]
+    fn floats_render_as_python_s_repr_file() {
+        // tests/reference/float_repr.tsv: bit patterns and Python's repr of them, made by
+        // tests/reference/make_float_repr.py (the command is in its first line).
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/reference/float_repr.tsv"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut out = Vec::new();
+        let mut n = 0;
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let (bits, want) = line.split_once('\t').unwrap();
+            let v = f64::from_bits(u64::from_str_radix(bits, 16).unwrap());
+            out.clear();
+            write_float_py(&mut out, v);
+            assert_eq!(std::str::from_utf8(&out).unwrap(), want, "{bits}");
+            n += 1;
+        }
+        assert!(n > 4000, "{n} values");
+    }
+
+    #[test]
+    fn floats_render_as_the_ryu_reference() {
+        // Byte for byte as the ryu rendering it replaced: random bit patterns (every exponent),
+        // values near every power of ten and next to each layout switch, values like the flow
+        // sets' (differences of dpkt timestamps, means, standard deviations), and integers.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut values = vec![
+            0.0,
+            -0.0,
+            f64::NAN,
+            -f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MIN_POSITIVE,
+            f64::MAX,
+            f64::MIN,
+            f64::EPSILON,
+            5e-324,
+            1e16,
+            -1e16,
+            9_007_199_254_740_993.0,
+            i64::MAX as f64,
+            i64::MIN as f64,
+        ];
+        for _ in 0..1_000_000 {
+            values.push(f64::from_bits(next()));
+        }
+        for _ in 0..300_000 {
+            let t = 1.585e9 + (next() % 100_000_000) as f64 / 1e6;
+            let u = t + (next() % 10_000_000) as f64 / 1e6;
+            values.push(u - t);
+            values.push((t + (next() % 200) as f64 / 1e6) - t);
+            values.push((next() % 1_000_000) as f64 / (1 + next() % 5000) as f64);
+            values.push(((next() % 1_000_000) as f64).sqrt());
+            values.push((next() % 100_000_000) as f64);
+            values.push(-((next() >> (next() % 64)) as f64));
+        }
+        for e in -330..320 {
+            let p = 10f64.powi(e);
+            for v in [p, 1.5 * p, 9.999_999_999_999_999 * p, 4.35 * p] {
+                // The neighbouring floats (bit patterns one up and down).
+                for v in [
+                    v,
+                    f64::from_bits(v.to_bits() + 1),
+                    f64::from_bits(v.to_bits() - 1),
+                ] {
+                    values.extend([v, -v]);
+                }
+            }
+        }
+        let (mut ours, mut reference) = (Vec::new(), Vec::new());
+        for v in values {
+            ours.clear();
+            reference.clear();
+            write_float_py(&mut ours, v);
+            write_float_py_ryu(&mut reference, v);
+            assert_eq!(
+                std::str::from_utf8(&ours).unwrap(),
+                std::str::from_utf8(&reference).unwrap(),
+                "{:016x}",
+                v.to_bits()
+            );
+        }
     }
 
     #[test]

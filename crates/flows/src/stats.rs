@@ -45,6 +45,12 @@ pub struct UniStats {
 /// (about 0.24 µs for present-day epochs) as the script's.
 #[inline]
 pub fn reference_seconds(ts_ns: i64) -> f64 {
+    if let Ok(ts) = u64::try_from(ts_ns) {
+        // After the epoch (every capture): unsigned division, fewer instructions than the
+        // Euclidean one, the same quotient and remainder.
+        // Through i64 (both parts fit): one conversion instruction each, the same value.
+        return (ts / 1_000_000_000) as i64 as f64 + (ts % 1_000_000_000) as i64 as f64 / 1e9;
+    }
     let sec = ts_ns.div_euclid(1_000_000_000);
     let sub_ns = ts_ns.rem_euclid(1_000_000_000);
     sec as f64 + sub_ns as f64 / 1e9
@@ -104,7 +110,7 @@ const URG: u16 = mqtt_ids_capture::TcpFlags::URG;
 
 impl Accumulator {
     /// Adds one packet. Returns true when its timestamp is before the previous packet's.
-    #[inline]
+    #[inline(always)]
     pub fn add(&mut self, p: &PacketFacts) -> bool {
         let mut backwards = false;
         if self.count == 0 {
@@ -236,6 +242,32 @@ mod tests {
         );
         assert_eq!(reference_seconds(-1), -1.0 + 0.999999999);
         assert_eq!(reference_seconds(0), 0.0);
+        // The unsigned path (after the epoch) is the Euclidean formula.
+        let euclid =
+            |t: i64| t.div_euclid(1_000_000_000) as f64 + t.rem_euclid(1_000_000_000) as f64 / 1e9;
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            for t in [
+                x as i64,
+                (x >> 1) as i64,
+                (x % 4_000_000_000_000_000_000) as i64,
+                -((x >> 2) as i64),
+            ] {
+                assert_eq!(reference_seconds(t).to_bits(), euclid(t).to_bits(), "{t}");
+            }
+        }
+        for t in [
+            i64::MIN,
+            i64::MAX,
+            -1_000_000_000,
+            999_999_999,
+            1_000_000_000,
+        ] {
+            assert_eq!(reference_seconds(t).to_bits(), euclid(t).to_bits(), "{t}");
+        }
     }
 
     #[test]

@@ -242,6 +242,16 @@ impl Entry {
         }
     }
 
+    /// Arrival sequence number of the entry's first packet.
+    fn first_seq(&self) -> u64 {
+        self.sides
+            .iter()
+            .filter(|s| s.count > 0)
+            .map(|s| s.seq)
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+
     /// Timestamp of the entry's first packet (active timeout).
     fn created_ns(&self) -> i64 {
         match self.sides {
@@ -362,7 +372,7 @@ impl FlowTable {
             .index
             .find(hash, |&i| entries[i as usize].key == key)
             .copied();
-        if let Some(i) = found {
+        if let (Some(i), FlowMode::Timeout { .. }) = (found, self.config.mode) {
             if let Some(why) = self.expired_at(i, ts) {
                 self.end(i, why, sink);
                 found = None;
@@ -477,6 +487,8 @@ impl FlowTable {
             live.push(at);
             at = self.links[at as usize][Order::Age as usize].next;
         }
+        // Uni-flows by first packet (every flow packet has its own sequence number: the key alone
+        // orders them).
         let mut unis: Vec<(u64, u32, u8)> = Vec::with_capacity(live.len() * 2);
         for &i in &live {
             for (side, acc) in self.entries[i as usize].sides.iter().enumerate() {
@@ -485,27 +497,28 @@ impl FlowTable {
                 }
             }
         }
-        unis.sort_unstable();
+        unis.sort_unstable_by_key(|&(seq, _, _)| seq);
         for &(_, i, side) in &unis {
             let e = &self.entries[i as usize];
             let flow = uniflow(&e.key, usize::from(side), &e.sides[usize::from(side)]);
             sink.uniflow(&flow);
         }
         self.stats.uniflows_emitted += unis.len() as u64;
-        // Pass 1 (pairs) in the forward flow's order, then pass 2 (UDP without a reverse).
-        let mut pairs: Vec<(bool, u64, u32)> = live
-            .iter()
-            .map(|&i| {
+        // Pass 1 (pairs) in the forward flow's order, then pass 2 (UDP without a reverse). An
+        // entry is made by its first packet and is then appended to the creation list: that
+        // list is in the order of the entries' first packets, which is the order of their
+        // forward flows.
+        debug_assert!(live
+            .windows(2)
+            .all(|w| self.entries[w[0] as usize].first_seq()
+                < self.entries[w[1] as usize].first_seq()));
+        for paired in [true, false] {
+            for &i in &live {
                 let e = &self.entries[i as usize];
-                let paired = e.key.is_self_reverse() || e.sides.iter().all(|s| s.count > 0);
-                let first = e.sides.iter().filter(|s| s.count > 0).map(|s| s.seq).min();
-                (!paired, first.unwrap_or(u64::MAX), i)
-            })
-            .collect();
-        pairs.sort_unstable();
-        for &(_, _, i) in &pairs {
-            let e = &self.entries[i as usize];
-            emit_biflow(&e.key, &e.sides, &mut self.stats, sink);
+                if paired == (e.key.is_self_reverse() || e.sides.iter().all(|s| s.count > 0)) {
+                    emit_biflow(&e.key, &e.sides, &mut self.stats, sink);
+                }
+            }
         }
         self.index.clear();
         self.entries.clear();
@@ -591,6 +604,7 @@ impl FlowTable {
         }
     }
 
+    #[inline]
     fn touch(&mut self, i: u32) {
         if self.lists[Order::Lru as usize].tail != i {
             self.unlink(i, Order::Lru);

@@ -890,33 +890,38 @@ impl FrameSet for MqttsetSet {
         let stream = self.streams.touch(key, ts, &mut self.stats);
         let delta_ns = advance(stream, side, ts, (seq, ack, flags), &mut self.stats);
 
-        let mut fields = Fields::default();
-        let mut version = stream.version;
-        for p in &self.pending {
-            self.stats.messages += 1;
-            let Some(frame) = self
-                .buffer
-                .get(p.frame.start as usize..p.frame.end as usize)
-            else {
-                continue;
-            };
-            // An oversized message is only its first byte: type, flags and the announced length.
-            let header_len = if p.oversized {
-                self.stats.oversized_messages += 1;
-                1
-            } else {
-                p.header_len
-            };
-            read_message(
-                frame,
-                p.frame.start,
-                header_len,
-                p.remaining_length,
-                &mut version,
-                &mut fields,
-            );
-        }
-        stream.version = version;
+        // Most frames complete no message: no fields to clear for them.
+        let fields = (!self.pending.is_empty()).then(|| {
+            let mut fields = Fields::default();
+            let mut version = stream.version;
+            for p in &self.pending {
+                self.stats.messages += 1;
+                let Some(frame) = self
+                    .buffer
+                    .get(p.frame.start as usize..p.frame.end as usize)
+                else {
+                    continue;
+                };
+                // An oversized message is only its first byte: type, flags and the announced
+                // length.
+                let header_len = if p.oversized {
+                    self.stats.oversized_messages += 1;
+                    1
+                } else {
+                    p.header_len
+                };
+                read_message(
+                    frame,
+                    p.frame.start,
+                    header_len,
+                    p.remaining_length,
+                    &mut version,
+                    &mut fields,
+                );
+            }
+            stream.version = version;
+            fields
+        });
 
         // tshark's tcp.len is what the IP header announces; when the capture cut the segment
         // (snap length), the bytes missing from the frame are added back.
@@ -947,8 +952,7 @@ impl FrameSet for MqttsetSet {
             delta_ns,
             tcp_len,
         };
-        let fields = (!self.pending.is_empty()).then_some(&fields);
-        let result = self.write_row(sink, &head, fields, class);
+        let result = self.write_row(sink, &head, fields.as_ref(), class);
         self.clear_pending();
         result
     }
@@ -1167,23 +1171,38 @@ impl<const ZERO: bool> CsvLine<'_, ZERO> {
         }
     }
 
-    /// Appends `bytes` (at most [`CHUNK`]; a constant length where it matters).
+    /// Appends `bytes` (at most [`CHUNK`]; a constant length where it matters): one bounds
+    /// check, the chunk moved to the line first when it is full.
     #[inline(always)]
     fn put(&mut self, bytes: &[u8]) {
-        self.room(bytes.len());
-        if let Some(to) = self.chunk.get_mut(self.at..self.at + bytes.len()) {
-            to.copy_from_slice(bytes);
-            self.at += bytes.len();
+        match self.chunk.get_mut(self.at..self.at + bytes.len()) {
+            Some(to) => {
+                to.copy_from_slice(bytes);
+                self.at += bytes.len();
+            }
+            None => {
+                self.flush();
+                if let Some(to) = self.chunk.get_mut(..bytes.len()) {
+                    to.copy_from_slice(bytes);
+                    self.at = bytes.len();
+                }
+            }
         }
     }
 
     /// Eight bytes written, `n` of them kept (the rest is overwritten or cut).
     #[inline(always)]
     fn put8(&mut self, word: u64, n: usize) {
-        self.room(8);
-        if let Some(to) = self.chunk.get_mut(self.at..self.at + 8) {
-            to.copy_from_slice(&word.to_le_bytes());
-            self.at += n;
+        match self.chunk.get_mut(self.at..self.at + 8) {
+            Some(to) => {
+                to.copy_from_slice(&word.to_le_bytes());
+                self.at += n;
+            }
+            None => {
+                self.flush();
+                self.chunk[..8].copy_from_slice(&word.to_le_bytes());
+                self.at = n;
+            }
         }
     }
 

@@ -1052,6 +1052,17 @@ static HEX_PAIRS: [[u8; 2]; 256] = {
     pairs
 };
 
+/// `00` to `99`.
+static DECIMAL_PAIRS: [[u8; 2]; 100] = {
+    let mut pairs = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        pairs[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    pairs
+};
+
 /// `'0'` in each byte of a word of eight digits.
 const ASCII_ZEROS: u64 = 0x3030_3030_3030_3030;
 
@@ -1206,15 +1217,28 @@ impl<const ZERO: bool> CsvLine<'_, ZERO> {
         }
     }
 
-    /// The decimal digits of `v`, as the CSV sink writes an unsigned cell: one byte below 10;
-    /// below 10^8 eight digits shifted past their leading zeros (no formatter, no
-    /// variable-length copy).
+    /// The decimal digits of `v`, as the CSV sink writes an unsigned cell, without the
+    /// formatter: one byte below 10, a pair below 100, two pairs below 10^4 (flags, lengths,
+    /// message ids), eight digits at once below 10^8, shifted past their leading zeros.
     #[inline(always)]
     fn digits(&mut self, v: u64) {
         if v < 10 {
             self.put(&[b'0' + v as u8]);
+        } else if v < 100 {
+            self.put(&DECIMAL_PAIRS[v as usize]);
+        } else if v < 10_000 {
+            let ([a, b], [c, d]) = (
+                DECIMAL_PAIRS[(v / 100) as usize],
+                DECIMAL_PAIRS[(v % 100) as usize],
+            );
+            let n = 3 + usize::from(v >= 1000);
+            let word = u32::from_le_bytes([a, b, c, d]) >> (8 * (4 - n));
+            self.put8(u64::from(word), n);
         } else if v < 100_000_000 {
-            let n = v.ilog10() as usize + 1;
+            let n = 5
+                + usize::from(v >= 100_000)
+                + usize::from(v >= 1_000_000)
+                + usize::from(v >= 10_000_000);
             self.put8((eight_digits(v as u32) + ASCII_ZEROS) >> (8 * (8 - n)), n);
         } else {
             self.flush();
@@ -1703,7 +1727,21 @@ mod tests {
             f.msg = f.msg.map(|_| payloads[rng.below(5) as usize]);
             fields.push(Some(f));
         }
-        let lens = [0, 9, 10, 99, 1460, 99_999_999, 100_000_000, u64::MAX];
+        let lens = [
+            0,
+            9,
+            10,
+            99,
+            100,
+            999,
+            1000,
+            1460,
+            9999,
+            10_000,
+            99_999_999,
+            100_000_000,
+            u64::MAX,
+        ];
         let classes = [None, Some("flood"), Some("a \"b\", c"), Some("")];
         let mut rows = Vec::new();
         for (i, f) in fields.iter().enumerate() {
@@ -1757,6 +1795,36 @@ mod tests {
             })
             .collect();
         let (direct, cells) = both_ways("0", &[], &rows);
+        for (i, (d, c)) in direct.lines().zip(cells.lines()).enumerate() {
+            assert_eq!(d, c, "line {i}");
+        }
+        assert_eq!(direct, cells);
+    }
+
+    #[test]
+    fn direct_integers_render_as_the_sink_s_uint() {
+        // Each digit count's edges, then random magnitudes, as `tcp.len`.
+        let mut values: Vec<u64> = (0..20)
+            .flat_map(|e| {
+                let p = 10u64.pow(e);
+                [p - 1, p, p + 1, 2 * p, 5 * p - 1]
+            })
+            .collect();
+        values.extend([u64::MAX, u64::MAX - 1, 1 << 32, 1 << 53]);
+        let mut rng = Rng(7);
+        values.extend((0..100_000).map(|_| rng.next() >> rng.below(64)));
+        let rows: Vec<_> = values
+            .into_iter()
+            .map(|tcp_len| {
+                let head = Head {
+                    flags: 0x10,
+                    delta_ns: 12_000,
+                    tcp_len,
+                };
+                (head, None, None)
+            })
+            .collect();
+        let (direct, cells) = both_ways("", &[], &rows);
         for (i, (d, c)) in direct.lines().zip(cells.lines()).enumerate() {
             assert_eq!(d, c, "line {i}");
         }

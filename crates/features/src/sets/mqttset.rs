@@ -668,6 +668,8 @@ impl StreamTable {
 
     /// Moves the hand to a conversation not seen since it last passed, clearing the marks of
     /// those it spares, and forgets that conversation (its ring slot is then reused).
+    #[cold]
+    #[inline(never)]
     fn evict_one(&mut self) {
         loop {
             let key = self.ring[self.hand];

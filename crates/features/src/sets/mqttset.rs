@@ -668,6 +668,8 @@ impl StreamTable {
 
     /// Moves the hand to a conversation not seen since it last passed, clearing the marks of
     /// those it spares, and forgets that conversation (its ring slot is then reused).
+    #[cold]
+    #[inline(never)]
     fn evict_one(&mut self) {
         loop {
             let key = self.ring[self.hand];
@@ -890,33 +892,38 @@ impl FrameSet for MqttsetSet {
         let stream = self.streams.touch(key, ts, &mut self.stats);
         let delta_ns = advance(stream, side, ts, (seq, ack, flags), &mut self.stats);
 
-        let mut fields = Fields::default();
-        let mut version = stream.version;
-        for p in &self.pending {
-            self.stats.messages += 1;
-            let Some(frame) = self
-                .buffer
-                .get(p.frame.start as usize..p.frame.end as usize)
-            else {
-                continue;
-            };
-            // An oversized message is only its first byte: type, flags and the announced length.
-            let header_len = if p.oversized {
-                self.stats.oversized_messages += 1;
-                1
-            } else {
-                p.header_len
-            };
-            read_message(
-                frame,
-                p.frame.start,
-                header_len,
-                p.remaining_length,
-                &mut version,
-                &mut fields,
-            );
-        }
-        stream.version = version;
+        // Most frames complete no message: no fields to clear for them.
+        let fields = (!self.pending.is_empty()).then(|| {
+            let mut fields = Fields::default();
+            let mut version = stream.version;
+            for p in &self.pending {
+                self.stats.messages += 1;
+                let Some(frame) = self
+                    .buffer
+                    .get(p.frame.start as usize..p.frame.end as usize)
+                else {
+                    continue;
+                };
+                // An oversized message is only its first byte: type, flags and the announced
+                // length.
+                let header_len = if p.oversized {
+                    self.stats.oversized_messages += 1;
+                    1
+                } else {
+                    p.header_len
+                };
+                read_message(
+                    frame,
+                    p.frame.start,
+                    header_len,
+                    p.remaining_length,
+                    &mut version,
+                    &mut fields,
+                );
+            }
+            stream.version = version;
+            fields
+        });
 
         // tshark's tcp.len is what the IP header announces; when the capture cut the segment
         // (snap length), the bytes missing from the frame are added back.
@@ -926,34 +933,555 @@ impl FrameSet for MqttsetSet {
                 u64::from(packet.frame.orig_len).saturating_sub(packet.frame.data.len() as u64);
         }
 
+        // Without rules or attackers the label is the run's class (`Labeler::label`'s last
+        // case): no per-row call.
+        let class = if labels.rules.is_empty() && labels.attackers.is_empty() {
+            labels.class.as_deref()
+        } else {
+            labels
+                .label(&Subject {
+                    src: ip.src,
+                    dst: ip.dst,
+                    src_port,
+                    dst_port,
+                    ts_ns: ts,
+                })
+                .class
+        };
+        self.stats.rows += 1;
+        let head = Head {
+            flags: flags.0 & 0x0fff,
+            delta_ns,
+            tcp_len,
+        };
+        let result = self.write_row(sink, &head, fields.as_ref(), class);
+        self.clear_pending();
+        result
+    }
+}
+
+/// The fields of a row before the `mqtt.*` ones.
+#[derive(Clone, Copy, Debug)]
+struct Head {
+    /// The 12 TCP flag bits.
+    flags: u16,
+    delta_ns: i64,
+    tcp_len: u64,
+}
+
+impl MqttsetSet {
+    /// Writes a row: appended at once to a CSV sink's line ([`RowSink::csv_row`]), else cell
+    /// by cell. `fields` is `None` for a frame without messages.
+    fn write_row<S: RowSink>(
+        &mut self,
+        sink: &mut S,
+        head: &Head,
+        fields: Option<&Fields>,
+        class: Option<&str>,
+    ) -> io::Result<()> {
+        if let Some(row) = sink.csv_row() {
+            // The two absent texts the CLI writes; any other takes the cell calls.
+            let zero = match row.absent {
+                "0" => Some(true),
+                "" => Some(false),
+                _ => None,
+            };
+            if let (Some(zero), 0) = (zero, row.column()) {
+                let (buffer, text) = (&self.buffer[..], &mut self.text);
+                if zero {
+                    csv_row::<true>(row.line, head, fields, buffer, text, class);
+                } else {
+                    csv_row::<false>(row.line, head, fields, buffer, text, class);
+                }
+                row.wrote(COLUMNS.len());
+                return sink.end_row();
+            }
+        }
+        self.cells(sink, head, fields, class)
+    }
+
+    /// The row through the sink's cell calls (Parquet, the online detector, other absent texts).
+    fn cells<S: RowSink>(
+        &mut self,
+        sink: &mut S,
+        head: &Head,
+        fields: Option<&Fields>,
+        class: Option<&str>,
+    ) -> io::Result<()> {
+        let Head {
+            flags,
+            delta_ns,
+            tcp_len,
+        } = *head;
         // Most rows are mostly absent fields: each run of them goes to the sink at once.
         let sink = &mut NullRuns::new(sink);
-        sink.uint(u64::from(flags.0 & 0x0fff));
+        sink.uint(u64::from(flags));
         sink.float(delta_ns as f64 / 1e9);
         sink.uint(tcp_len);
-        if self.pending.is_empty() {
+        match fields {
+            Some(fields) => self.mqtt_fields(sink, fields),
             // No message completed in this frame (an ACK, a SYN, a segment of a longer
             // message): all 30 `mqtt.*` fields are absent, as `mqtt_fields` would write them.
-            debug_assert_eq!(fields, Fields::default());
-            sink.nulls(MQTT_FIELDS);
-        } else {
-            self.mqtt_fields(sink, &fields);
+            None => sink.nulls(MQTT_FIELDS),
         }
-        let label = labels.label(&Subject {
-            src: ip.src,
-            dst: ip.dst,
-            src_port,
-            dst_port,
-            ts_ns: ts,
-        });
-        match label.class {
+        match class {
             Some(class) => sink.str(class),
             None => sink.null(),
         }
-        self.stats.rows += 1;
-        self.clear_pending();
         sink.end_row()
     }
+}
+
+/// Runs of absent cells as the CSV sink writes them: `,0` each (the MQTTset CSVs' absent text)
+/// or `,` (`--empty-absent`); the longest run is a row's 30 `mqtt.*` fields and its `target`.
+const ABSENT_ZEROS: &[u8; 64] = b",0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0";
+const ABSENT_EMPTY: &[u8; 32] = b",,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,";
+
+/// How tshark's `-T fields` writes a present, empty `FT_BYTES` field (an empty PUBLISH payload),
+/// as the CSV sink writes it.
+const EMPTY_BYTES: &[u8] = b"<MISSING>";
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// Each byte's two lower-case hex digits.
+static HEX_PAIRS: [[u8; 2]; 256] = {
+    let mut pairs = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        pairs[i] = [HEX_DIGITS[i >> 4], HEX_DIGITS[i & 15]];
+        i += 1;
+    }
+    pairs
+};
+
+/// `00` to `99`.
+static DECIMAL_PAIRS: [[u8; 2]; 100] = {
+    let mut pairs = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        pairs[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    pairs
+};
+
+/// `'0'` in each byte of a word of eight digits.
+const ASCII_ZEROS: u64 = 0x3030_3030_3030_3030;
+
+/// The eight decimal digits of `v < 10^8`, most significant first, one per byte of the result
+/// read little-endian (values 0 to 9: add [`ASCII_ZEROS`] for text). Splits the number in
+/// halves, quarters and digits with multiplications in parallel lanes instead of a division
+/// per digit.
+#[inline]
+fn eight_digits(v: u32) -> u64 {
+    debug_assert!(v < 100_000_000);
+    let v = u64::from(v);
+    // Two 32-bit lanes: the high four digits, the low four.
+    let x = (v / 10_000) | ((v % 10_000) << 32);
+    // Each lane split in two-digit halves (x / 100 is x * 10486 >> 20 below 43,699), into
+    // four 16-bit lanes.
+    let hi = ((x * 10_486) >> 20) & 0x0000_007f_0000_007f;
+    let x = hi | ((x - hi * 100) << 16);
+    // Each 16-bit lane split in digits (x / 10 is x * 103 >> 10 below 179), into bytes.
+    let hi = ((x * 103) >> 10) & 0x000f_000f_000f_000f;
+    hi | ((x - hi * 10) << 8)
+}
+
+/// `bytes` in lower-case hex (not empty).
+fn push_hex_bytes(line: &mut Vec<u8>, bytes: &[u8]) {
+    line.reserve(2 * bytes.len());
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut text = [0u8; 16];
+        for (pair, &b) in text.chunks_exact_mut(2).zip(chunk) {
+            pair.copy_from_slice(&HEX_PAIRS[usize::from(b)]);
+        }
+        line.extend_from_slice(&text);
+    }
+    for &b in chunks.remainder() {
+        line.extend_from_slice(&HEX_PAIRS[usize::from(b)]);
+    }
+}
+
+/// `text` as a CSV cell, as the CSV sink's `str` writes it (RFC 4180): quoted when it holds a
+/// comma, quote, CR or LF, its quotes doubled. For the rare text cells (protocol name, will
+/// topic, label).
+fn push_text(line: &mut Vec<u8>, text: &[u8]) {
+    if !text
+        .iter()
+        .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+    {
+        line.extend_from_slice(text);
+        return;
+    }
+    line.push(b'"');
+    for &b in text {
+        if b == b'"' {
+            line.push(b'"');
+        }
+        line.push(b);
+    }
+    line.push(b'"');
+}
+
+/// Bytes of a row gathered before they go to the line, in one fixed-size copy.
+const CHUNK: usize = 128;
+
+/// Appends a row to a CSV sink's line ([`RowSink::csv_row`]), byte for byte as the set's cell
+/// calls would make it, absent cells `0` when `ZERO` (else empty).
+fn csv_row<const ZERO: bool>(
+    line: &mut Vec<u8>,
+    head: &Head,
+    fields: Option<&Fields>,
+    buffer: &[u8],
+    text: &mut String,
+    class: Option<&str>,
+) {
+    let mut chunk = [0u8; CHUNK];
+    let mut out = CsvLine::<ZERO> {
+        line,
+        chunk: &mut chunk,
+        at: 0,
+    };
+    out.row(head, fields, buffer, text, class);
+    out.flush();
+}
+
+/// The chunk's first `at` bytes moved to the line: one fixed-size copy, cut to length.
+#[inline(never)]
+fn flush_chunk(line: &mut Vec<u8>, chunk: &[u8; CHUNK], at: usize) {
+    let end = line.len() + at;
+    line.extend_from_slice(chunk);
+    line.truncate(end);
+}
+
+/// A row being appended to a CSV sink's line: the set's usual output without a call,
+/// separator and column look-up per cell. Cells gather in a chunk (fixed-size stores at a
+/// cursor held in a register: the chunk is another object, so its stores cannot move the
+/// cursor) that goes to the line in one fixed-size copy; a cell of variable length (hex beyond
+/// 16 bytes, text) goes to the line itself after the chunk. Every method is inlined into
+/// [`csv_row`] but the rare paths, which take the cursor by value.
+struct CsvLine<'a, const ZERO: bool> {
+    line: &'a mut Vec<u8>,
+    chunk: &'a mut [u8; CHUNK],
+    /// Bytes used in `chunk`.
+    at: usize,
+}
+
+impl<const ZERO: bool> CsvLine<'_, ZERO> {
+    /// Moves the chunk's bytes to the line.
+    #[inline(always)]
+    fn flush(&mut self) {
+        flush_chunk(self.line, self.chunk, self.at);
+        self.at = 0;
+    }
+
+    /// Room for `n` more bytes in the chunk (`n` at most [`CHUNK`]).
+    #[inline(always)]
+    fn room(&mut self, n: usize) {
+        if self.at + n > CHUNK {
+            self.flush();
+        }
+    }
+
+    /// Appends `bytes` (at most [`CHUNK`]; a constant length where it matters): one bounds
+    /// check, the chunk moved to the line first when it is full.
+    #[inline(always)]
+    fn put(&mut self, bytes: &[u8]) {
+        match self.chunk.get_mut(self.at..self.at + bytes.len()) {
+            Some(to) => {
+                to.copy_from_slice(bytes);
+                self.at += bytes.len();
+            }
+            None => {
+                self.flush();
+                if let Some(to) = self.chunk.get_mut(..bytes.len()) {
+                    to.copy_from_slice(bytes);
+                    self.at = bytes.len();
+                }
+            }
+        }
+    }
+
+    /// Eight bytes written, `n` of them kept (the rest is overwritten or cut).
+    #[inline(always)]
+    fn put8(&mut self, word: u64, n: usize) {
+        match self.chunk.get_mut(self.at..self.at + 8) {
+            Some(to) => {
+                to.copy_from_slice(&word.to_le_bytes());
+                self.at += n;
+            }
+            None => {
+                self.flush();
+                self.chunk[..8].copy_from_slice(&word.to_le_bytes());
+                self.at = n;
+            }
+        }
+    }
+
+    /// The decimal digits of `v`, as the CSV sink writes an unsigned cell, without the
+    /// formatter: one byte below 10, a pair below 100, two pairs below 10^4 (flags, lengths,
+    /// message ids), eight digits at once below 10^8, shifted past their leading zeros.
+    #[inline(always)]
+    fn digits(&mut self, v: u64) {
+        if v < 10 {
+            self.put(&[b'0' + v as u8]);
+        } else if v < 100 {
+            self.put(&DECIMAL_PAIRS[v as usize]);
+        } else if v < 10_000 {
+            let ([a, b], [c, d]) = (
+                DECIMAL_PAIRS[(v / 100) as usize],
+                DECIMAL_PAIRS[(v % 100) as usize],
+            );
+            let n = 3 + usize::from(v >= 1000);
+            let word = u32::from_le_bytes([a, b, c, d]) >> (8 * (4 - n));
+            self.put8(u64::from(word), n);
+        } else if v < 100_000_000 {
+            let n = 5
+                + usize::from(v >= 100_000)
+                + usize::from(v >= 1_000_000)
+                + usize::from(v >= 10_000_000);
+            self.put8((eight_digits(v as u32) + ASCII_ZEROS) >> (8 * (8 - n)), n);
+        } else {
+            self.flush();
+            self.line
+                .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+        }
+    }
+
+    /// `ns` nanoseconds as seconds with nine decimals, as the CSV sink writes the `Fixed(9)`
+    /// cell `ns as f64 / 1e9`: below 10^15 ns (10^6 s) that float is within a small fraction of
+    /// a nanosecond of `ns`, so its nine-decimal text is `ns`'s digits; beyond, the formatter's
+    /// text of the float, as the sink writes it.
+    #[inline(always)]
+    fn seconds(&mut self, ns: i64) {
+        let abs = ns.unsigned_abs();
+        if abs >= 1_000_000_000_000_000 {
+            self.flush();
+            push_float_seconds(self.line, ns);
+            return;
+        }
+        if ns < 0 {
+            self.put(b"-");
+        }
+        self.digits(abs / 1_000_000_000);
+        let frac = (abs % 1_000_000_000) as u32;
+        let mut text = [b'.'; 10];
+        text[1] = b'0' + (frac / 100_000_000) as u8;
+        text[2..].copy_from_slice(&(eight_digits(frac % 100_000_000) + ASCII_ZEROS).to_le_bytes());
+        self.put(&text);
+    }
+
+    /// The whole row, without its line end (part of it may still be in the chunk).
+    #[inline(always)]
+    fn row(
+        &mut self,
+        head: &Head,
+        fields: Option<&Fields>,
+        buffer: &[u8],
+        text: &mut String,
+        class: Option<&str>,
+    ) {
+        let flags = usize::from(head.flags);
+        self.put(&[
+            b'0',
+            b'x',
+            b'0',
+            HEX_DIGITS[flags >> 8 & 15],
+            HEX_DIGITS[flags >> 4 & 15],
+            HEX_DIGITS[flags & 15],
+            b',',
+        ]);
+        self.seconds(head.delta_ns);
+        self.put(b",");
+        self.digits(head.tcp_len);
+        match (fields, class) {
+            (None, None) => return self.absent(MQTT_FIELDS + 1),
+            (None, Some(_)) => self.absent(MQTT_FIELDS),
+            (Some(f), _) => self.mqtt_fields(f, buffer, text),
+        }
+        match class {
+            Some(class) => {
+                self.flush();
+                push_text_cell(self.line, class.as_bytes());
+            }
+            None => self.absent(1),
+        }
+    }
+
+    /// The 30 `mqtt.*` cells, as [`MqttsetSet::mqtt_fields`] writes them.
+    #[inline(always)]
+    fn mqtt_fields(&mut self, f: &Fields, buffer: &[u8], text: &mut String) {
+        if f.conack_flags.is_none()
+            && f.conack_flags_reserved.is_none()
+            && f.conack_flags_sp.is_none()
+            && f.conack_val.is_none()
+        {
+            self.absent(4);
+        } else {
+            self.hex2(f.conack_flags);
+            self.uint(f.conack_flags_reserved.map(u64::from));
+            self.uint(f.conack_flags_sp.map(u64::from));
+            self.uint(f.conack_val.map(u64::from));
+        }
+        match f.conflags {
+            // cleansess, passwd, qos, reserved, retain, uname, willflag, then the byte.
+            Some(c) => {
+                let bit = |mask: u8| b'0' + u8::from(c & mask != 0);
+                self.put(&[
+                    b',',
+                    bit(0x02),
+                    b',',
+                    bit(0x40),
+                    b',',
+                    b'0' + (c >> 3 & 0x03),
+                    b',',
+                    bit(0x01),
+                    b',',
+                    bit(0x20),
+                    b',',
+                    bit(0x80),
+                    b',',
+                    bit(0x04),
+                ]);
+                self.hex2(Some(c));
+            }
+            None => self.absent(8),
+        }
+        self.uint(f.dupflag.map(u64::from));
+        self.hex2(f.hdrflags);
+        self.uint(f.kalive.map(u64::from));
+        self.uint(f.len);
+        self.bytes(f.msg, buffer);
+        self.uint(f.msgid.map(u64::from));
+        self.uint(f.hdrflags.map(|h| u64::from(h >> 4))); // msgtype
+        self.uint(f.proto_len.map(u64::from));
+        self.text(f.protoname, buffer, text);
+        self.uint(f.qos.map(u64::from));
+        self.uint(f.retain.map(u64::from));
+        self.uint(f.sub_qos.map(u64::from));
+        self.uint(f.suback_qos.map(u64::from));
+        self.uint(f.ver.map(u64::from));
+        if f.willmsg.is_none()
+            && f.willmsg_len.is_none()
+            && f.willtopic.is_none()
+            && f.willtopic_len.is_none()
+        {
+            self.absent(4);
+        } else {
+            self.bytes(f.willmsg, buffer);
+            self.uint(f.willmsg_len.map(u64::from));
+            self.text(f.willtopic, buffer, text);
+            self.uint(f.willtopic_len.map(u64::from));
+        }
+    }
+
+    /// `n` absent cells (at most 32), one fixed-size copy.
+    #[inline(always)]
+    fn absent(&mut self, n: usize) {
+        if ZERO {
+            self.put(&ABSENT_ZEROS[..2 * n]);
+        } else {
+            self.put(&ABSENT_EMPTY[..n]);
+        }
+    }
+
+    #[inline(always)]
+    fn uint(&mut self, v: Option<u64>) {
+        match v {
+            Some(v) => {
+                self.put(b",");
+                self.digits(v);
+            }
+            None => self.absent(1),
+        }
+    }
+
+    /// A `Hex(2)` cell of a byte: `0x` and two digits.
+    #[inline(always)]
+    fn hex2(&mut self, v: Option<u8>) {
+        match v {
+            Some(v) => {
+                let [hi, lo] = HEX_PAIRS[usize::from(v)];
+                self.put(&[b',', b'0', b'x', hi, lo]);
+            }
+            None => self.absent(1),
+        }
+    }
+
+    /// A `Bytes` cell: lower-case hex, `<MISSING>` when present but empty.
+    #[inline(always)]
+    fn bytes(&mut self, v: Option<Span>, buffer: &[u8]) {
+        let Some(b) = v.and_then(|s| buffer.get(s.start as usize..s.end as usize)) else {
+            return self.absent(1);
+        };
+        if b.len() > 16 {
+            self.flush();
+            self.line.push(b',');
+            push_hex_bytes(self.line, b);
+        } else {
+            self.room(1 + EMPTY_BYTES.len().max(32));
+            self.at = put_short_hex(self.chunk, self.at, b);
+        }
+    }
+
+    /// A `Str` cell rendered as tshark prints the string.
+    #[inline(always)]
+    fn text(&mut self, v: Option<Span>, buffer: &[u8], text: &mut String) {
+        match v.and_then(|s| buffer.get(s.start as usize..s.end as usize)) {
+            Some(b) => {
+                self.flush();
+                push_tshark_text_cell(self.line, b, text);
+            }
+            None => self.absent(1),
+        }
+    }
+}
+
+/// `,` and at most 16 bytes in hex (`<MISSING>` for none) at `at`, which leaves room for them;
+/// the new cursor.
+#[inline(never)]
+fn put_short_hex(chunk: &mut [u8; CHUNK], at: usize, bytes: &[u8]) -> usize {
+    let mut cell = [0u8; 33];
+    cell[0] = b',';
+    let n = if bytes.is_empty() {
+        cell[1..1 + EMPTY_BYTES.len()].copy_from_slice(EMPTY_BYTES);
+        1 + EMPTY_BYTES.len()
+    } else {
+        for (pair, &b) in cell[1..].chunks_exact_mut(2).zip(bytes) {
+            pair.copy_from_slice(&HEX_PAIRS[usize::from(b)]);
+        }
+        1 + 2 * bytes.len().min(16)
+    };
+    match chunk.get_mut(at..at + cell.len()) {
+        Some(to) => {
+            to.copy_from_slice(&cell);
+            at + n
+        }
+        None => at,
+    }
+}
+
+/// `,` and `text` as a CSV cell.
+#[inline(never)]
+fn push_text_cell(line: &mut Vec<u8>, text: &[u8]) {
+    line.push(b',');
+    push_text(line, text);
+}
+
+/// `,` and `raw` as tshark prints a string, as a CSV cell.
+#[inline(never)]
+fn push_tshark_text_cell(line: &mut Vec<u8>, raw: &[u8], text: &mut String) {
+    text.clear();
+    render_tshark_string(raw, text);
+    push_text_cell(line, text.as_bytes());
+}
+
+/// Seconds from 10^6 up, as the CSV sink writes `ns as f64 / 1e9` (the formatter).
+#[inline(never)]
+fn push_float_seconds(line: &mut Vec<u8>, ns: i64) {
+    use std::io::Write as _;
+    let _ = write!(line, "{:.9}", ns as f64 / 1e9);
 }
 
 #[cfg(test)]
@@ -993,5 +1521,405 @@ mod tests {
             sink.end_row().unwrap();
         }
         assert_eq!(general.finish().unwrap(), shortcut.finish().unwrap());
+    }
+
+    /// Rows written both ways: appended to the CSV line, and through the cell calls (the CSV
+    /// sink seen as any other sink).
+    fn both_ways(
+        absent: &'static str,
+        buffer: &[u8],
+        rows: &[(Head, Option<Fields>, Option<&str>)],
+    ) -> (String, String) {
+        let mut direct = crate::sink::CsvSink::new(Vec::new(), SCHEMA, absent).unwrap();
+        let mut cells =
+            crate::sink::CellsOnly(crate::sink::CsvSink::new(Vec::new(), SCHEMA, absent).unwrap());
+        let mut set = MqttsetSet::new();
+        set.buffer.extend_from_slice(buffer);
+        for (head, fields, class) in rows {
+            set.write_row(&mut direct, head, fields.as_ref(), *class)
+                .unwrap();
+            set.write_row(&mut cells, head, fields.as_ref(), *class)
+                .unwrap();
+        }
+        let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+        (
+            text(direct.finish().unwrap()),
+            text(cells.0.finish().unwrap()),
+        )
+    }
+
+    /// A seeded xorshift.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// Time deltas at the edges of the fast rendering (whole digits below 10^15 ns, the
+    /// formatter above) and of its digit groups.
+    const DELTAS: [i64; 22] = [
+        0,
+        1,
+        9,
+        12_000,
+        99_999_999,
+        100_000_000,
+        999_999_999,
+        1_000_000_000,
+        1_000_000_001,
+        86_400_123_456_789,
+        999_999_999_999_999,
+        1_000_000_000_000_000,
+        1_000_000_000_000_001,
+        4_503_599_627_370_497,
+        9_007_199_254_740_993,
+        i64::MAX,
+        -1,
+        -999_999_999,
+        -1_000_000_000_000_000,
+        -5_000_000_000_000_123,
+        i64::MIN,
+        123_456_789_012,
+    ];
+
+    #[test]
+    fn direct_rows_equal_cell_rows_on_constructed_fields() {
+        // The message buffer: a protocol name and a will topic needing CSV quotes and tshark
+        // escapes, invalid UTF-8 and a NUL, payloads of 0, 1, 8, 16, 17 and 40 bytes.
+        let mut buffer = Vec::new();
+        let mut span = |bytes: &[u8]| {
+            let start = buffer.len() as u32;
+            buffer.extend_from_slice(bytes);
+            Span {
+                start,
+                end: buffer.len() as u32,
+            }
+        };
+        let plain_name = span(b"MQTT");
+        let quoted_name = span(b"MQ\"T,T");
+        let line_topic = span(b"a/b\nc\r\"d\"\xff\xfe/e\0tail");
+        let comma_topic = span(b"x,y");
+        let empty = span(b"");
+        let payloads: Vec<Span> = [1usize, 8, 16, 17, 40]
+            .iter()
+            .map(|&n| span(&(0..n as u8).map(|i| i.wrapping_mul(37)).collect::<Vec<_>>()))
+            .collect();
+        let all_present = Fields {
+            hdrflags: Some(0x3d),
+            len: Some(268_435_455),
+            dupflag: Some(true),
+            qos: Some(3),
+            retain: Some(true),
+            conflags: Some(0xff),
+            conack_flags: Some(0xab),
+            conack_flags_reserved: Some(true),
+            conack_flags_sp: Some(false),
+            conack_val: Some(255),
+            kalive: Some(65_535),
+            msg: Some(payloads[4]),
+            msgid: Some(65_535),
+            proto_len: Some(65_535),
+            protoname: Some(quoted_name),
+            sub_qos: Some(255),
+            suback_qos: Some(128),
+            ver: Some(255),
+            willmsg: Some(payloads[3]),
+            willmsg_len: Some(65_535),
+            willtopic: Some(line_topic),
+            willtopic_len: Some(65_535),
+        };
+        let connect = Fields {
+            hdrflags: Some(0x10),
+            len: Some(35),
+            conflags: Some(0x2e),
+            kalive: Some(60),
+            proto_len: Some(4),
+            protoname: Some(plain_name),
+            ver: Some(4),
+            willtopic_len: Some(3),
+            willtopic: Some(comma_topic),
+            willmsg_len: Some(0),
+            willmsg: Some(empty),
+            ..Fields::default()
+        };
+        let publish = |msg: Span| Fields {
+            hdrflags: Some(0x32),
+            len: Some(1_000),
+            dupflag: Some(false),
+            qos: Some(1),
+            retain: Some(false),
+            msg: Some(msg),
+            msgid: Some(7),
+            ..Fields::default()
+        };
+        // 3.1 CONNACK: the reserved flag without the flags byte.
+        let connack31 = Fields {
+            hdrflags: Some(0x20),
+            len: Some(2),
+            conack_flags_reserved: Some(false),
+            conack_val: Some(0),
+            ..Fields::default()
+        };
+        // A span past the buffer renders as absent.
+        let outside = Fields {
+            hdrflags: Some(0x30),
+            msg: Some(Span {
+                start: 0,
+                end: u32::MAX,
+            }),
+            protoname: Some(Span { start: 5, end: 1 }),
+            ..Fields::default()
+        };
+        let mut fields = vec![
+            None,
+            Some(Fields::default()),
+            Some(all_present),
+            Some(connect),
+            Some(connack31),
+            Some(outside),
+            Some(publish(empty)),
+        ];
+        fields.extend(payloads.iter().map(|&p| Some(publish(p))));
+        // Random subsets of the all-present fields.
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..3000 {
+            let mut f = all_present;
+            macro_rules! maybe {
+                ($($field:ident),*) => {$(
+                    if rng.below(2) == 0 {
+                        f.$field = None;
+                    }
+                )*};
+            }
+            maybe!(
+                hdrflags,
+                len,
+                dupflag,
+                qos,
+                retain,
+                conflags,
+                conack_flags,
+                conack_flags_reserved,
+                conack_flags_sp,
+                conack_val,
+                kalive,
+                msg,
+                msgid,
+                proto_len,
+                protoname,
+                sub_qos,
+                suback_qos,
+                ver,
+                willmsg,
+                willmsg_len,
+                willtopic,
+                willtopic_len
+            );
+            f.len = f.len.map(|_| rng.next() >> rng.below(64));
+            f.kalive = f.kalive.map(|_| rng.next() as u16);
+            f.conflags = f.conflags.map(|_| rng.next() as u8);
+            f.msg = f.msg.map(|_| payloads[rng.below(5) as usize]);
+            fields.push(Some(f));
+        }
+        let lens = [
+            0,
+            9,
+            10,
+            99,
+            100,
+            999,
+            1000,
+            1460,
+            9999,
+            10_000,
+            99_999_999,
+            100_000_000,
+            u64::MAX,
+        ];
+        let classes = [None, Some("flood"), Some("a \"b\", c"), Some("")];
+        let mut rows = Vec::new();
+        for (i, f) in fields.iter().enumerate() {
+            for (j, &class) in classes.iter().enumerate() {
+                let pick = i * 7 + j;
+                let random = rng.next() as i64 >> rng.below(64);
+                let head = Head {
+                    flags: (rng.next() & 0x0fff) as u16,
+                    delta_ns: if pick % 3 == 0 {
+                        random
+                    } else {
+                        DELTAS[pick % DELTAS.len()]
+                    },
+                    tcp_len: lens[pick % lens.len()],
+                };
+                rows.push((head, *f, class));
+            }
+        }
+        for absent in ["0", "", "NA"] {
+            let (direct, cells) = both_ways(absent, &buffer, &rows);
+            assert_eq!(direct.lines().count(), rows.len() + 1);
+            for (i, (d, c)) in direct.lines().zip(cells.lines()).enumerate() {
+                assert_eq!(d, c, "absent {absent:?}, line {i}");
+            }
+            assert_eq!(direct, cells, "absent {absent:?}");
+        }
+    }
+
+    #[test]
+    fn direct_time_deltas_render_as_the_sink_s_float() {
+        // Every magnitude, both signs: the direct digits against `CsvSink::float`.
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        let mut rows = Vec::new();
+        for &delta_ns in DELTAS.iter() {
+            rows.push(delta_ns);
+        }
+        for _ in 0..200_000 {
+            let v = rng.next() as i64 >> rng.below(64);
+            rows.push(v);
+            rows.push(v % 1_000_000_000_000_000);
+        }
+        let rows: Vec<_> = rows
+            .into_iter()
+            .map(|delta_ns| {
+                let head = Head {
+                    flags: 0x18,
+                    delta_ns,
+                    tcp_len: 0,
+                };
+                (head, None, None)
+            })
+            .collect();
+        let (direct, cells) = both_ways("0", &[], &rows);
+        for (i, (d, c)) in direct.lines().zip(cells.lines()).enumerate() {
+            assert_eq!(d, c, "line {i}");
+        }
+        assert_eq!(direct, cells);
+    }
+
+    #[test]
+    fn direct_integers_render_as_the_sink_s_uint() {
+        // Each digit count's edges, then random magnitudes, as `tcp.len`.
+        let mut values: Vec<u64> = (0..20)
+            .flat_map(|e| {
+                let p = 10u64.pow(e);
+                [p - 1, p, p + 1, 2 * p, 5 * p - 1]
+            })
+            .collect();
+        values.extend([u64::MAX, u64::MAX - 1, 1 << 32, 1 << 53]);
+        let mut rng = Rng(7);
+        values.extend((0..100_000).map(|_| rng.next() >> rng.below(64)));
+        let rows: Vec<_> = values
+            .into_iter()
+            .map(|tcp_len| {
+                let head = Head {
+                    flags: 0x10,
+                    delta_ns: 12_000,
+                    tcp_len,
+                };
+                (head, None, None)
+            })
+            .collect();
+        let (direct, cells) = both_ways("", &[], &rows);
+        for (i, (d, c)) in direct.lines().zip(cells.lines()).enumerate() {
+            assert_eq!(d, c, "line {i}");
+        }
+        assert_eq!(direct, cells);
+    }
+
+    #[test]
+    fn eight_digits_are_the_decimal_digits() {
+        let mut rng = Rng(42);
+        for v in (0..100_000).chain((0..100_000).map(|_| rng.below(100_000_000) as u32)) {
+            let digits = (eight_digits(v) + ASCII_ZEROS).to_le_bytes();
+            assert_eq!(digits, format!("{v:08}").as_bytes(), "{v}");
+        }
+        assert_eq!(
+            &(eight_digits(99_999_999) + ASCII_ZEROS).to_le_bytes(),
+            b"99999999"
+        );
+    }
+
+    /// Forwards the tracker's messages to both sets.
+    struct Both<'a>(&'a mut MqttsetSet, &'a mut MqttsetSet);
+
+    impl mqtt_ids_mqtt::Visitor for Both<'_> {
+        fn on_message(&mut self, event: &MessageEvent<'_>) {
+            self.0.on_message(event);
+            self.1.on_message(event);
+        }
+    }
+
+    #[test]
+    fn direct_rows_equal_cell_rows_on_shared_captures() {
+        use mqtt_ids_capture::{decode, open, ReaderOptions};
+        let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+        if !data.is_dir() {
+            assert!(std::env::var_os("CI").is_none(), "{data:?} is missing");
+            eprintln!("skipping: {data:?} not found");
+            return;
+        }
+        let mut captures = Vec::new();
+        let mut dirs = vec![data];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path
+                    .extension()
+                    .is_some_and(|e| e == "pcap" || e == "pcapng")
+                {
+                    captures.push(path);
+                }
+            }
+        }
+        captures.sort();
+        assert!(captures.len() >= 40, "{} captures", captures.len());
+        // No label, one class, and per-row rules (an attacker block: the labeler's call).
+        let labelers = [
+            Labeler::default(),
+            Labeler {
+                class: Some("flood".into()),
+                ..Labeler::default()
+            },
+            Labeler {
+                attackers: vec![crate::label::Net::parse("192.168.0.0/16").unwrap()],
+                ..Labeler::default()
+            },
+        ];
+        let (mut rows, mut messages) = (0, 0);
+        for (i, path) in captures.iter().enumerate() {
+            let labels = &labelers[i % labelers.len()];
+            let absent = if i % 2 == 0 { "0" } else { "" };
+            let mut direct = crate::sink::CsvSink::new(Vec::new(), SCHEMA, absent).unwrap();
+            let mut cells = crate::sink::CellsOnly(
+                crate::sink::CsvSink::new(Vec::new(), SCHEMA, absent).unwrap(),
+            );
+            let (mut a, mut b) = (MqttsetSet::new(), MqttsetSet::new());
+            let mut tracker = mqtt_ids_mqtt::Tracker::new(mqtt_ids_mqtt::TrackerConfig::default());
+            let mut reader = open(path.to_str().unwrap(), ReaderOptions::default()).unwrap();
+            while let Ok(Some(frame)) = reader.next_frame() {
+                let packet = decode(frame);
+                let mqtt = tracker.on_packet(&packet, &mut Both(&mut a, &mut b));
+                a.end_packet(&packet, mqtt, labels, &mut direct).unwrap();
+                b.end_packet(&packet, mqtt, labels, &mut cells).unwrap();
+            }
+            assert_eq!(a.stats(), b.stats());
+            rows += a.stats().rows;
+            messages += a.stats().messages;
+            let (direct, cells) = (direct.finish().unwrap(), cells.0.finish().unwrap());
+            assert!(direct == cells, "{} differs", path.display());
+        }
+        assert!(
+            rows > 50_000 && messages > 50_000,
+            "{rows} rows, {messages} messages"
+        );
     }
 }

@@ -596,9 +596,15 @@ impl Endpoints {
         let mut bytes = [0u8; 64];
         let mut text = Cursor::new(&mut bytes);
         for addr in [src, dst] {
-            text.put(b",", 1);
-            let (quad, n) = dotted_quad(addr);
-            text.put(&quad, n);
+            // `,a.b.c.d` (as tshark shows it): each octet from the `,ddd` table, its comma
+            // turned into a dot after the first.
+            for (i, octet) in addr.octets().into_iter().enumerate() {
+                let at = text.len;
+                text.comma_u8(octet);
+                if i > 0 {
+                    text.bytes[at] = b'.';
+                }
+            }
         }
         self.addresses_len = text.len as u8;
         self.addresses.copy_from_slice(&bytes[..32]);
@@ -608,29 +614,6 @@ impl Endpoints {
         self.ports_len = text.len as u8;
         self.ports.copy_from_slice(&bytes[..16]);
     }
-}
-
-/// An IPv4 address as tshark shows it, and its length (at most 15).
-fn dotted_quad(addr: Ipv4Addr) -> ([u8; 16], usize) {
-    let mut buf = [0u8; 16];
-    let mut n = 0;
-    for (i, octet) in addr.octets().into_iter().enumerate() {
-        if i > 0 {
-            buf[n] = b'.';
-            n += 1;
-        }
-        if octet >= 100 {
-            buf[n] = b'0' + octet / 100;
-            n += 1;
-        }
-        if octet >= 10 {
-            buf[n] = b'0' + octet / 10 % 10;
-            n += 1;
-        }
-        buf[n] = b'0' + octet % 10;
-        n += 1;
-    }
-    (buf, n)
 }
 
 /// `,` and the name of the last few protocols (highest layers) seen, padded for one fixed-size

@@ -394,9 +394,10 @@ impl Padded {
     }
 }
 
-/// Bytes one row can take: a quoted timestamp (29), two IPv6 addresses (2 × 40), the protocol
-/// (32), the numbers and flags (≤ 82): 223, with room after the end for the last fixed-size
-/// copy (≤ 40 bytes).
+/// Bytes one row can take: a `,` (a row opened after cells), the quoted timestamp (≤ 32), two
+/// IPv6 addresses (2 × 40), the protocol (≤ 31), `ttl` (4), `ip_len` (11), the IP flags (6),
+/// the ports (12), the TCP flags (20), the MQTT cells (≤ 29), `is_attack` (2): 228, with room
+/// after the end for the last fixed-size copy (≤ 40 bytes).
 const ROW_BYTES: usize = 320;
 
 /// The direct CSV path's row buffer (kept, so nothing is zeroed per row).
@@ -1058,6 +1059,7 @@ fn six_digits(micros: u32) -> [u8; 6] {
 /// [`Clock::sniff_time`] for `0 <= second < 2^32` without text: the double nearest to
 /// `second.nanos` (ties to even, as a correctly rounded `float()` of the decimal) is `second` plus
 /// a whole number of its units in the last place, and that fraction is exact in a double.
+#[inline(always)]
 fn sniff_time_exact(second: i64, nanos: i64) -> (i64, u32) {
     let frac = if second == 0 {
         // Both operands exact: the quotient is correctly rounded.
@@ -1911,6 +1913,46 @@ mod tests {
                     assert!(both.check(&what) > 30, "{what}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn direct_csv_rows_are_the_cell_calls_rows_on_hostile_frames() {
+        // Every prefix and every single-byte corruption of MQTT frames over IPv4 and IPv6.
+        let frames = [
+            ipv4(
+                6,
+                CLIENT,
+                BROKER,
+                0,
+                &tcp(40000, 1883, 10, 0x18, &connect(0xf6)),
+            ),
+            ipv6(
+                6,
+                "2001:db8::1",
+                "ff02::fb",
+                &tcp(40000, 1883, 10, 0x18, &connect(0xc2)),
+            ),
+        ];
+        let mut packets = Vec::new();
+        for good in frames {
+            for len in 0..=good.len() {
+                packets.push((T0, good[..len].to_vec(), good.len() as u32));
+            }
+            for i in 0..good.len() {
+                for b in [0x00, 0x7f, 0x80, 0xff] {
+                    let mut bad = good.clone();
+                    bad[i] = b;
+                    packets.push((T0 + i as i64 * 333, bad, good.len() as u32));
+                }
+            }
+        }
+        for (absent, ipv6) in [("", true), ("0", false)] {
+            let mut both = BothWays::new(PacketOptions { ipv6 }, absent);
+            for frame in raw_frames(&packets) {
+                both.feed(frame, &attacker());
+            }
+            assert!(both.check("hostile") > 500);
         }
     }
 

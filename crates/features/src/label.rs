@@ -140,6 +140,13 @@ pub struct Labeler {
 }
 
 impl Labeler {
+    /// Whether no label source was given (no rule, attacker or class): every row's label is
+    /// absent, and sets can skip building a [`Subject`] per row.
+    #[inline]
+    pub fn is_unlabelled(&self) -> bool {
+        self.rules.is_empty() && self.attackers.is_empty() && self.class.is_none()
+    }
+
     /// The label of a row.
     pub fn label(&self, s: &Subject) -> Label<'_> {
         let class = if let Some(rule) = self.rules.iter().find(|r| r.matches(s)) {
@@ -417,6 +424,18 @@ mod tests {
             ..Labeler::default()
         };
         assert_eq!(flood.label(&s).is_attack, Some(true));
+        // Only the labeller without any source is unlabelled (sets skip it then).
+        assert!(Labeler::default().is_unlabelled());
+        assert!(!benign.is_unlabelled() && !flood.is_unlabelled());
+        let attacker = Labeler {
+            attackers: vec![Net::parse("10.0.0.1").unwrap()],
+            ..Labeler::default()
+        };
+        let rules = Labeler {
+            rules: parse_rules("dos,,1,,").unwrap(),
+            ..Labeler::default()
+        };
+        assert!(!attacker.is_unlabelled() && !rules.is_unlabelled());
     }
 
     #[test]

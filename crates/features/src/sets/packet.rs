@@ -46,7 +46,7 @@
 //!   port reused land on the packet that caused it (both counted in the tracker's stats).
 
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use mqtt_ids_capture::{IpVersion, Packet, TcpFlags, Transport};
 use mqtt_ids_mqtt::codec::FieldError;
@@ -141,6 +141,13 @@ pub struct PacketSet {
     text: String,
     clock: Clock,
     addresses: AddressCache,
+    /// The direct CSV path's row, address and protocol texts.
+    row: RowBytes,
+    endpoints: EndpointCache,
+    protocols: ProtocolCache,
+    /// Rows written by the direct CSV path (tests check it ran).
+    #[cfg(test)]
+    direct_rows: u64,
 }
 
 impl PacketSet {
@@ -212,11 +219,51 @@ impl FrameSet for PacketSet {
         let (Some(protocol), Some((src_port, dst_port)), Some(ip)) = (
             highest_layer(packet, layer),
             packet.transport.ports(),
-            packet.ip,
+            packet.ip.as_ref(),
         ) else {
             self.reset();
             return Ok(());
         };
+
+        let is_attack = if labels.is_unlabelled() {
+            None
+        } else {
+            labels
+                .label(&Subject {
+                    src: ip.src,
+                    dst: ip.dst,
+                    src_port,
+                    dst_port,
+                    ts_ns: packet.frame.ts_ns,
+                })
+                .is_attack
+        };
+        if let Some(protocol_slot) = self.protocols.slot(protocol) {
+            if let Some(row) = sink.csv_row() {
+                if let Some(absent) = Absent::of(row.absent) {
+                    let cells = RowCells {
+                        ts_ns: packet.frame.ts_ns,
+                        ip,
+                        protocol: protocol_slot,
+                        ports: (src_port, dst_port),
+                        tcp_flags: match packet.transport {
+                            Transport::Tcp { flags, .. } => Some(flags),
+                            _ => None,
+                        },
+                        is_attack,
+                    };
+                    let len = self.render_csv(&cells, absent, row.column() > 0);
+                    row.line.extend_from_slice(&self.row.0[..len]);
+                    row.wrote(COLUMNS.len());
+                    #[cfg(test)]
+                    {
+                        self.direct_rows += 1;
+                    }
+                    self.reset();
+                    return sink.end_row();
+                }
+            }
+        }
 
         let sink = &mut NullRuns::new(sink);
         self.clock.format(packet.frame.ts_ns, &mut self.text);
@@ -280,19 +327,448 @@ impl FrameSet for PacketSet {
                 }
             }
         }
-        let label = labels.label(&Subject {
-            src: ip.src,
-            dst: ip.dst,
-            src_port,
-            dst_port,
-            ts_ns: packet.frame.ts_ns,
-        });
-        match label.is_attack {
+        match is_attack {
             Some(attack) => sink.uint(u64::from(attack)),
             None => sink.null(),
         }
         self.reset();
         sink.end_row()
+    }
+}
+
+/// The cells of a row the direct CSV path renders ([`PacketSet::render_csv`]).
+struct RowCells<'a> {
+    ts_ns: i64,
+    ip: &'a mqtt_ids_capture::IpHeader,
+    /// The [`ProtocolCache`] slot of `,` and the protocol's name.
+    protocol: usize,
+    ports: (u16, u16),
+    tcp_flags: Option<TcpFlags>,
+    is_attack: Option<bool>,
+}
+
+/// The absent-cell texts the direct CSV path writes: `""` (the CLI's) and `"0"` (MQTTset's, the
+/// benchmark's). Other sinks' texts take the cell calls.
+#[derive(Clone, Copy)]
+enum Absent {
+    Empty,
+    Zero,
+}
+
+impl Absent {
+    fn of(text: &str) -> Option<Absent> {
+        match text {
+            "" => Some(Absent::Empty),
+            "0" => Some(Absent::Zero),
+            _ => None,
+        }
+    }
+}
+
+/// Up to 31 bytes of text in a fixed-size array, copied as one 32-byte block.
+#[derive(Clone, Copy, Debug)]
+struct Padded {
+    bytes: [u8; 32],
+    len: u8,
+}
+
+impl Default for Padded {
+    fn default() -> Self {
+        Padded::EMPTY
+    }
+}
+
+impl Padded {
+    const EMPTY: Padded = Padded {
+        bytes: [0; 32],
+        len: 0,
+    };
+
+    /// The first 31 bytes of `text`.
+    fn of(text: &[u8]) -> Padded {
+        let mut padded = Padded::EMPTY;
+        let n = text.len().min(31);
+        padded.bytes[..n].copy_from_slice(&text[..n]);
+        padded.len = n as u8;
+        padded
+    }
+}
+
+/// Bytes one row can take: a `,` (a row opened after cells), the quoted timestamp (≤ 32), two
+/// IPv6 addresses (2 × 40), the protocol (≤ 31), `ttl` (4), `ip_len` (11), the IP flags (6),
+/// the ports (12), the TCP flags (20), the MQTT cells (≤ 29), `is_attack` (2): 228, with room
+/// after the end for the last fixed-size copy (≤ 40 bytes).
+const ROW_BYTES: usize = 320;
+
+/// The direct CSV path's row buffer (kept, so nothing is zeroed per row).
+#[derive(Debug)]
+struct RowBytes([u8; ROW_BYTES]);
+
+impl Default for RowBytes {
+    fn default() -> Self {
+        RowBytes([0; ROW_BYTES])
+    }
+}
+
+/// Writes text into a buffer: every piece is one fixed-size copy, the cursor then advanced by
+/// the bytes that count (no length-dependent copy, no capacity check per cell). A local value,
+/// so the cursor stays in a register.
+struct Cursor<'a, const N: usize> {
+    bytes: &'a mut [u8; N],
+    len: usize,
+}
+
+/// `,0` runs and `,` runs for absent cells.
+const ZERO_CELLS: &[u8; 32] = b",0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0";
+const EMPTY_CELLS: &[u8; 32] = b",,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,";
+
+impl<'a, const N: usize> Cursor<'a, N> {
+    fn new(bytes: &'a mut [u8; N]) -> Self {
+        Cursor { bytes, len: 0 }
+    }
+
+    /// Writes all `K` bytes of `chunk`, keeps the first `used`.
+    #[inline(always)]
+    fn put<const K: usize>(&mut self, chunk: &[u8; K], used: usize) {
+        debug_assert!(used <= K);
+        self.bytes[self.len..self.len + K].copy_from_slice(chunk);
+        self.len += used;
+    }
+
+    #[inline(always)]
+    fn put_padded(&mut self, text: &Padded) {
+        self.put(&text.bytes, usize::from(text.len));
+    }
+
+    /// `n` (at most 16) absent cells, each after its `,`.
+    #[inline(always)]
+    fn absent(&mut self, n: usize, absent: Absent) {
+        debug_assert!(n <= 16);
+        match absent {
+            Absent::Empty => self.put(EMPTY_CELLS, n),
+            Absent::Zero => self.put(ZERO_CELLS, 2 * n),
+        }
+    }
+
+    /// `,` and the decimal digits of `v < 256`, from a table.
+    #[inline(always)]
+    fn comma_u8(&mut self, v: u8) {
+        let entry = &COMMA_U8[usize::from(v)];
+        self.put(entry, usize::from(entry[7]));
+    }
+
+    /// `,` and the decimal digits of `v`.
+    #[inline(always)]
+    fn comma_decimal(&mut self, v: u32) {
+        if v < 256 {
+            self.comma_u8(v as u8);
+        } else if v < 100_000_000 {
+            let (digits, n) = digits_below_1e8(v);
+            self.put(b",", 1);
+            self.put(&digits, n);
+        } else {
+            let (digits, n) = digits_below_1e8(v / 100_000_000);
+            self.put(b",", 1);
+            self.put(&digits, n);
+            self.put(&eight_digits(v % 100_000_000).to_le_bytes(), 8);
+        }
+    }
+}
+
+/// `,` and the digits of each byte value, its length (2 to 4) in the last byte.
+static COMMA_U8: [[u8; 8]; 256] = {
+    let mut table = [[0u8; 8]; 256];
+    let mut v = 0;
+    while v < 256 {
+        let e = &mut table[v];
+        e[0] = b',';
+        let (h, t, o) = ((v / 100) as u8, (v / 10 % 10) as u8, (v % 10) as u8);
+        if v >= 100 {
+            (e[1], e[2], e[3], e[7]) = (b'0' + h, b'0' + t, b'0' + o, 4);
+        } else if v >= 10 {
+            (e[1], e[2], e[7]) = (b'0' + t, b'0' + o, 3);
+        } else {
+            (e[1], e[7]) = (b'0' + o, 2);
+        }
+        v += 1;
+    }
+    table
+};
+
+/// The eight decimal digits of `v < 10^8`, zero-padded, most significant first in memory order
+/// (SWAR: two 4-digit halves, split into 2-digit then 1-digit lanes by multiply-shift division).
+#[inline(always)]
+fn eight_digits(v: u32) -> u64 {
+    debug_assert!(v < 100_000_000);
+    let v = u64::from(v);
+    // 4-digit halves in 32-bit lanes, the high half first.
+    let halves = (v / 10_000) | ((v % 10_000) << 32);
+    // Each lane / 100 (x * 10486 >> 20 is x / 100 for x < 10^4), then into 16-bit lanes.
+    let hundreds = ((halves * 10_486) >> 20) & 0x0000_007f_0000_007f;
+    let pairs = hundreds | (halves - 100 * hundreds) << 16;
+    // Each 16-bit lane / 10 (x * 103 >> 10 is x / 10 for x < 100), then into bytes.
+    let tens = ((pairs * 103) >> 10) & 0x000f_000f_000f_000f;
+    let digits = tens | (pairs - 10 * tens) << 8;
+    digits | 0x3030_3030_3030_3030
+}
+
+/// The decimal digits of `v < 10^8` (no leading zero), and how many.
+#[inline(always)]
+fn digits_below_1e8(v: u32) -> ([u8; 8], usize) {
+    let digits = eight_digits(v);
+    // Leading zero digits are the low zero bytes of the digit values; "0" keeps one.
+    let zeros = ((digits ^ 0x3030_3030_3030_3030).trailing_zeros() / 8).min(7);
+    ((digits >> (8 * zeros)).to_le_bytes(), 8 - zeros as usize)
+}
+
+/// `,` and `0`/`1` for the 8 low TCP flag bits (CWR … FIN, schema order), by flag byte.
+static TCP_LOW_FLAGS: [[u8; 16]; 256] = {
+    let mut table = [[0u8; 16]; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let mut i = 0;
+        while i < 8 {
+            table[byte][2 * i] = b',';
+            table[byte][2 * i + 1] = b'0' + ((byte >> (7 - i)) & 1) as u8;
+            i += 1;
+        }
+        byte += 1;
+    }
+    table
+};
+
+/// The text of the source and destination columns and of the two port columns, for recent IPv4
+/// address and port pairs (a direct-mapped table: a connection's packets format nothing).
+#[derive(Debug)]
+struct EndpointCache {
+    slots: Box<[Endpoints; ENDPOINT_SLOTS]>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Endpoints {
+    /// Bit 96 set (an empty slot matches nothing), source, destination, ports.
+    key: u128,
+    /// `,src,dst` (at most 32 bytes)
+    addresses: [u8; 32],
+    /// `,src_port,dst_port` (at most 12 bytes)
+    ports: [u8; 16],
+    addresses_len: u8,
+    ports_len: u8,
+}
+
+const ENDPOINT_SLOTS: usize = 1024;
+
+impl Default for EndpointCache {
+    fn default() -> Self {
+        let empty = Endpoints {
+            key: 0,
+            addresses: [0; 32],
+            ports: [0; 16],
+            addresses_len: 0,
+            ports_len: 0,
+        };
+        EndpointCache {
+            slots: Box::new([empty; ENDPOINT_SLOTS]),
+        }
+    }
+}
+
+impl EndpointCache {
+    #[inline]
+    fn get(&mut self, src: Ipv4Addr, dst: Ipv4Addr, ports: (u16, u16)) -> &Endpoints {
+        let addresses = u64::from(src.to_bits()) << 32 | u64::from(dst.to_bits());
+        let ports_key = u32::from(ports.0) << 16 | u32::from(ports.1);
+        let key = 1 << 96 | u128::from(addresses) << 32 | u128::from(ports_key);
+        let hash = (addresses ^ u64::from(ports_key).rotate_left(29))
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            >> (64 - ENDPOINT_SLOTS.trailing_zeros());
+        let slot = &mut self.slots[hash as usize % ENDPOINT_SLOTS];
+        if slot.key != key {
+            slot.fill(key, src, dst, ports);
+        }
+        slot
+    }
+}
+
+impl Endpoints {
+    #[cold]
+    fn fill(&mut self, key: u128, src: Ipv4Addr, dst: Ipv4Addr, ports: (u16, u16)) {
+        self.key = key;
+        let mut bytes = [0u8; 64];
+        let mut text = Cursor::new(&mut bytes);
+        for addr in [src, dst] {
+            // `,a.b.c.d` (as tshark shows it): each octet from the `,ddd` table, its comma
+            // turned into a dot after the first.
+            for (i, octet) in addr.octets().into_iter().enumerate() {
+                let at = text.len;
+                text.comma_u8(octet);
+                if i > 0 {
+                    text.bytes[at] = b'.';
+                }
+            }
+        }
+        self.addresses_len = text.len as u8;
+        self.addresses.copy_from_slice(&bytes[..32]);
+        let mut text = Cursor::new(&mut bytes);
+        text.comma_decimal(ports.0.into());
+        text.comma_decimal(ports.1.into());
+        self.ports_len = text.len as u8;
+        self.ports.copy_from_slice(&bytes[..16]);
+    }
+}
+
+/// `,` and the name of the last few protocols (highest layers) seen, padded for one fixed-size
+/// copy; names CSV would quote (none of tshark's) or longer than 30 bytes have none.
+#[derive(Debug, Default)]
+struct ProtocolCache {
+    names: [&'static str; 4],
+    texts: [Padded; 4],
+    next: usize,
+}
+
+impl ProtocolCache {
+    /// The slot of the name's text.
+    #[inline(always)]
+    fn slot(&mut self, name: &'static str) -> Option<usize> {
+        // The names are static: the same name is the same pointer (a different pointer to the
+        // same text just takes a second slot). An empty slot's name is empty.
+        let same = |n: &&str| std::ptr::eq(n.as_ptr(), name.as_ptr()) && n.len() == name.len();
+        match self.names.iter().position(same) {
+            Some(i) if !name.is_empty() => Some(i),
+            _ => self.add(name),
+        }
+    }
+
+    #[inline(never)]
+    fn add(&mut self, name: &'static str) -> Option<usize> {
+        let plain = !name.is_empty()
+            && name.len() <= 30
+            && !name
+                .bytes()
+                .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'));
+        if !plain {
+            return None;
+        }
+        let i = self.next;
+        self.next = (i + 1) % self.names.len();
+        self.names[i] = name;
+        let mut text = [b','; 31];
+        text[1..=name.len()].copy_from_slice(name.as_bytes());
+        self.texts[i] = Padded::of(&text[..=name.len()]);
+        Some(i)
+    }
+}
+
+impl PacketSet {
+    /// Renders a row as CSV into `self.row`, returns its length: the bytes the cell calls
+    /// would write through a [`crate::sink::CsvSink`] with that absent text
+    /// (`tests::direct_csv_rows_are_the_cell_calls_rows`).
+    #[inline(always)]
+    fn render_csv(&mut self, cells: &RowCells<'_>, absent: Absent, after_cells: bool) -> usize {
+        let PacketSet {
+            options,
+            first,
+            clock,
+            addresses,
+            row,
+            endpoints,
+            protocols,
+            ..
+        } = self;
+        let mut row = Cursor::new(&mut row.0);
+        if after_cells {
+            row.put(b",", 1);
+        }
+        clock.put_quoted(cells.ts_ns, &mut row);
+        let ip = cells.ip;
+        let protocol = &protocols.texts[cells.protocol % 4];
+        let v4 = ip.version == IpVersion::V4;
+        let bit = |b: bool| b'0' + u8::from(b);
+        match (&ip.src, &ip.dst) {
+            (IpAddr::V4(src), IpAddr::V4(dst)) if v4 => {
+                let endpoints = endpoints.get(*src, *dst, cells.ports);
+                row.put(&endpoints.addresses, usize::from(endpoints.addresses_len));
+                row.put_padded(protocol);
+                row.comma_u8(ip.ttl);
+                row.comma_decimal(ip.total_len);
+                row.put(&[b',', bit(ip.df), b',', bit(ip.mf), b',', bit(ip.rb)], 6);
+                row.put(&endpoints.ports, usize::from(endpoints.ports_len));
+            }
+            _ => {
+                if v4 || options.ipv6 {
+                    for addr in [ip.src, ip.dst] {
+                        // At most 39 bytes (IPv6).
+                        let text = addresses.text(addr).as_bytes();
+                        let mut chunk = [b','; 40];
+                        let n = text.len().min(39);
+                        chunk[1..=n].copy_from_slice(&text[..n]);
+                        row.put(&chunk, n + 1);
+                    }
+                    row.put_padded(protocol);
+                    row.comma_u8(ip.ttl);
+                    row.comma_decimal(ip.total_len);
+                } else {
+                    row.absent(2, absent);
+                    row.put_padded(protocol);
+                    row.absent(2, absent);
+                }
+                if v4 {
+                    row.put(&[b',', bit(ip.df), b',', bit(ip.mf), b',', bit(ip.rb)], 6);
+                } else {
+                    row.absent(3, absent);
+                }
+                row.comma_decimal(cells.ports.0.into());
+                row.comma_decimal(cells.ports.1.into());
+            }
+        }
+        match cells.tcp_flags {
+            Some(flags) => {
+                let has = |mask: u16| bit(flags.has(mask));
+                row.put(&[b',', has(TcpFlags::RESERVED), b',', has(TcpFlags::NS)], 4);
+                row.put(&TCP_LOW_FLAGS[usize::from(flags.0 as u8)], 16);
+            }
+            None => row.absent(TCP_FLAG_COLUMNS.len(), absent),
+        }
+        match first {
+            Some(m) => {
+                row.comma_u8(m.packet_type);
+                row.comma_decimal(m.remaining_length);
+                match m.connect_flags {
+                    Some(f) => {
+                        // uname, passwd, will retain, will QoS (2 bits), will flag, clean,
+                        // reserved
+                        let bit = |b: u8| b'0' + ((f >> b) & 1);
+                        let qos = b'0' + ((f >> 3) & 3);
+                        row.put(
+                            &[
+                                b',',
+                                bit(7),
+                                b',',
+                                bit(6),
+                                b',',
+                                bit(5),
+                                b',',
+                                qos,
+                                b',',
+                                bit(2),
+                                b',',
+                                bit(1),
+                                b',',
+                                bit(0),
+                            ],
+                            14,
+                        );
+                    }
+                    None => row.absent(7, absent),
+                }
+            }
+            None => row.absent(9, absent),
+        }
+        match cells.is_attack {
+            Some(attack) => row.put(&[b',', bit(attack)], 2),
+            None => row.absent(1, absent),
+        }
+        row.len
     }
 }
 
@@ -400,11 +876,16 @@ fn ascii(bytes: &[u8]) -> &str {
 #[derive(Debug, Default)]
 struct Clock {
     second: Option<i64>,
-    /// `MM/DD/YYYY, HH:MM:SS:`
-    prefix: String,
-    /// The day of `prefix` and the length of its date part (`MM/DD/YYYY, `): a new second of
+    /// `"MM/DD/YYYY, HH:MM:SS:`: the quote the CSV cell starts with, then the text up to the
+    /// seconds (at most 25 bytes: the years of `i64` nanoseconds have at most six digits).
+    quoted: Padded,
+    /// The day of `quoted` and the length of its date part (`"MM/DD/YYYY, `): a new second of
     /// the same day rewrites only the time.
     day: Option<(i64, usize)>,
+    /// The first nanosecond of the last stamp's second, that second, and how far (ns) from a
+    /// half microsecond its double may round otherwise than its decimal
+    /// ([`Clock::sniff_time`]): stamps of the same second need no division.
+    floor: (i64, i64, i64),
     /// Decimal text of a timestamp, for the rare exact double conversion.
     scratch: String,
 }
@@ -413,67 +894,125 @@ const NS_PER_S: i64 = 1_000_000_000;
 
 impl Clock {
     fn format(&mut self, ts_ns: i64, out: &mut String) {
+        let micros = self.set_second(ts_ns);
+        out.clear();
+        out.push_str(ascii(&self.quoted.bytes[1..usize::from(self.quoted.len)]));
+        out.push_str(ascii(&six_digits(micros)));
+    }
+
+    /// Writes the timestamp as its CSV cell: quoted, for its comma.
+    #[inline(always)]
+    fn put_quoted<const N: usize>(&mut self, ts_ns: i64, row: &mut Cursor<'_, N>) {
+        let micros = self.set_second(ts_ns);
+        row.put_padded(&self.quoted);
+        let mut end = [b'"'; 8];
+        end[..6].copy_from_slice(&six_digits(micros));
+        row.put(&end, 7);
+    }
+
+    /// Makes `quoted` the text of the timestamp's second; returns its microseconds.
+    #[inline(always)]
+    fn set_second(&mut self, ts_ns: i64) -> u32 {
         let (second, micros) = self.sniff_time(ts_ns);
         if self.second != Some(second) {
-            self.second = Some(second);
-            let (days, of_day) = (second.div_euclid(86_400), second.rem_euclid(86_400));
-            match self.day {
-                Some((day, date_len)) if day == days => self.prefix.truncate(date_len),
-                _ => {
-                    self.prefix.clear();
-                    let (year, month, day) = civil_from_days(days);
-                    push_digits(&mut self.prefix, u64::from(month), 2);
-                    self.prefix.push('/');
-                    push_digits(&mut self.prefix, u64::from(day), 2);
-                    self.prefix.push('/');
-                    if year < 0 {
-                        self.prefix.push('-');
-                    }
-                    push_digits(&mut self.prefix, year.unsigned_abs(), 4);
-                    self.prefix.push_str(", ");
-                    self.day = Some((days, self.prefix.len()));
-                }
+            self.new_second(second);
+        }
+        micros
+    }
+
+    #[inline(never)]
+    fn new_second(&mut self, second: i64) {
+        self.second = Some(second);
+        let (days, of_day) = (second.div_euclid(86_400), second.rem_euclid(86_400));
+        let mut bytes = [0u8; 64];
+        let mut text = Cursor::new(&mut bytes);
+        match self.day {
+            Some((day, date_len)) if day == days => {
+                text.bytes[..date_len].copy_from_slice(&self.quoted.bytes[..date_len]);
+                text.len = date_len;
             }
-            // Hours, minutes, seconds: each below 100, two digits.
-            for (i, v) in [of_day / 3600, of_day / 60 % 60, of_day % 60]
-                .into_iter()
-                .enumerate()
-            {
-                if i > 0 {
-                    self.prefix.push(':');
+            _ => {
+                let (year, month, day) = civil_from_days(days);
+                text.put(b"\"", 1);
+                text.put(&two_digits(month), 2);
+                text.put(b"/", 1);
+                text.put(&two_digits(day), 2);
+                text.put(b"/", 1);
+                if year < 0 {
+                    text.put(b"-", 1);
                 }
-                self.prefix.push(char::from(b'0' + (v / 10 % 10) as u8));
-                self.prefix.push(char::from(b'0' + (v % 10) as u8));
+                // Zero-padded to four digits; at most six (`i64` nanoseconds).
+                let year = year.unsigned_abs().min(99_999_999) as u32;
+                let (digits, n) = digits_below_1e8(year);
+                let digits = if n < 4 {
+                    ((eight_digits(year) >> 32).to_le_bytes(), 4)
+                } else {
+                    (digits, n)
+                };
+                text.put(&digits.0, digits.1);
+                text.put(b", ", 2);
+                self.day = Some((days, text.len));
             }
-            self.prefix.push(':');
         }
-        out.clear();
-        out.push_str(&self.prefix);
-        // Six digits, pushed as characters (no UTF-8 check of a digit buffer).
-        let mut digits = [b'0'; 6];
-        let mut v = micros.min(999_999);
-        for d in digits.iter_mut().rev() {
-            *d = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-        for d in digits {
-            out.push(char::from(d));
-        }
+        // Hours, minutes, seconds: each below 100, two digits.
+        let (h, m, s) = (of_day / 3600, of_day / 60 % 60, of_day % 60);
+        let [h, m, s] = [h, m, s].map(|v| two_digits(v as u32));
+        text.put(&[h[0], h[1], b':', m[0], m[1], b':', s[0], s[1], b':'], 9);
+        let len = text.len;
+        self.quoted = Padded::of(&bytes[..len]);
     }
 
     /// Seconds and microseconds as pyshark's `sniff_time` has them: `float(timestamp)`, then
     /// `datetime.fromtimestamp`, which splits the double with `modf` and rounds the fraction
     /// times 10⁶ half to even. For whole microseconds below 2³² s the double is within 0.24 µs,
-    /// so that is exact and needs no double.
+    /// so that is exact and needs no double; nor does a stamp farther from a half microsecond
+    /// than the double's error.
+    #[inline(always)]
     fn sniff_time(&mut self, ts_ns: i64) -> (i64, u32) {
-        let (second, nanos) = (ts_ns.div_euclid(NS_PER_S), ts_ns.rem_euclid(NS_PER_S));
-        if nanos % 1000 == 0 && second.unsigned_abs() < 1 << 32 {
-            return (second, (nanos / 1000) as u32);
+        let (second, nanos, band) = match ts_ns.checked_sub(self.floor.0) {
+            // The second of the last stamp (no division).
+            Some(nanos) if (0..NS_PER_S).contains(&nanos) => (self.floor.1, nanos, self.floor.2),
+            _ => self.new_floor(ts_ns),
+        };
+        // 0 <= nanos < 10^9: 32-bit division.
+        let (micros, rest) = ((nanos as u32) / 1000, i64::from(nanos as u32 % 1000));
+        if rest == 0 && second.unsigned_abs() < 1 << 32 {
+            return (second, micros);
         }
         if (0..1 << 32).contains(&second) {
+            // The double of `second.nanos` is within `band` ns of it: a stamp farther than that
+            // from a half microsecond rounds as its decimal does
+            // (`sniff_time_rounds_as_the_exact_double`).
+            if rest < 500 - band {
+                return (second, micros);
+            }
+            if rest > 500 + band {
+                return match micros + 1 {
+                    1_000_000 => (second + 1, 0),
+                    up => (second, up),
+                };
+            }
             return sniff_time_exact(second, nanos);
         }
         self.sniff_time_parsed(ts_ns)
+    }
+
+    /// Sets `floor` to the second of `ts_ns`; returns that second, the nanoseconds into it, and
+    /// the band.
+    #[inline(never)]
+    fn new_floor(&mut self, ts_ns: i64) -> (i64, i64, i64) {
+        let second = ts_ns.div_euclid(NS_PER_S);
+        let nanos = ts_ns.rem_euclid(NS_PER_S);
+        // Half the double's unit in the last place, 2^(e - 53) s for `second` in [2^e, 2^(e+1)),
+        // rounded up, plus 1 ns for the rounding of the fraction times 10^6 (2^-33 µs at most).
+        // For second 0 the fraction is `nanos / 1e9`, correctly rounded. Only `0 <= second <
+        // 2^32` (e <= 31, at most 239 ns) uses it.
+        let band = match second {
+            1..=0xffff_ffff => (NS_PER_S >> (53 - second.ilog2())) + 2,
+            _ => 2,
+        };
+        self.floor = (ts_ns - nanos, second, band);
+        (second, nanos, band)
     }
 
     /// [`Clock::sniff_time`] through the decimal text, parsed as Python's `float()` parses it.
@@ -503,9 +1042,24 @@ impl Clock {
     }
 }
 
+/// The two digits of `v % 100`.
+fn two_digits(v: u32) -> [u8; 2] {
+    [b'0' + (v / 10 % 10) as u8, b'0' + (v % 10) as u8]
+}
+
+/// The six digits of `micros` (at most 999,999).
+#[inline]
+fn six_digits(micros: u32) -> [u8; 6] {
+    let digits = eight_digits(micros.min(999_999)).to_le_bytes();
+    [
+        digits[2], digits[3], digits[4], digits[5], digits[6], digits[7],
+    ]
+}
+
 /// [`Clock::sniff_time`] for `0 <= second < 2^32` without text: the double nearest to
 /// `second.nanos` (ties to even, as a correctly rounded `float()` of the decimal) is `second` plus
 /// a whole number of its units in the last place, and that fraction is exact in a double.
+#[inline(always)]
 fn sniff_time_exact(second: i64, nanos: i64) -> (i64, u32) {
     let frac = if second == 0 {
         // Both operands exact: the quotient is correctly rounded.
@@ -545,19 +1099,6 @@ fn round_div_even(scaled: u128) -> u64 {
     q + u64::from(r * 2 > D || (r * 2 == D && q % 2 == 1))
 }
 
-/// Zero-padded decimal of at least `width` digits (at most 20).
-fn push_digits(out: &mut String, v: u64, width: usize) {
-    let mut digits = [b'0'; 20];
-    let mut n = v;
-    let mut len = 0;
-    while n > 0 || len == 0 {
-        digits[19 - len] = b'0' + (n % 10) as u8;
-        n /= 10;
-        len += 1;
-    }
-    out.push_str(ascii(&digits[20 - len.max(width.min(20))..]));
-}
-
 /// (year, month, day) of a day count since 1970-01-01 in the proleptic Gregorian calendar
 /// (Howard Hinnant's `civil_from_days`).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
@@ -579,6 +1120,7 @@ mod tests {
     use crate::label::{parse_rules, Net};
     use mqtt_ids_capture::{decode, Frame, LinkType};
     use mqtt_ids_mqtt::{Tracker, TrackerConfig};
+    use std::path::Path;
 
     /// Rows as text (absent = empty).
     #[derive(Default)]
@@ -1089,6 +1631,479 @@ mod tests {
              mqtt_flag_retain,mqtt_flag_qos,mqtt_flag_willflag,mqtt_flag_clean,\
              mqtt_flag_reserved,is_attack"
         );
+    }
+
+    /// The direct CSV rows and the cell calls' rows of the same packets, one set each behind
+    /// one tracker (MQTT on any port opening with a CONNECT, as the CLI runs it).
+    struct BothWays {
+        tracker: Tracker,
+        direct_set: PacketSet,
+        cells_set: PacketSet,
+        direct: crate::sink::CsvSink<Vec<u8>>,
+        cells: crate::sink::CellsOnly<crate::sink::CsvSink<Vec<u8>>>,
+    }
+
+    impl BothWays {
+        fn new(options: PacketOptions, absent: &'static str) -> Self {
+            use crate::sink::{CellsOnly, CsvSink};
+            BothWays {
+                tracker: Tracker::new(TrackerConfig::default()),
+                direct_set: PacketSet::with_options(options),
+                cells_set: PacketSet::with_options(options),
+                direct: CsvSink::new(Vec::new(), SCHEMA, absent).unwrap(),
+                cells: CellsOnly(CsvSink::new(Vec::new(), SCHEMA, absent).unwrap()),
+            }
+        }
+
+        fn feed(&mut self, frame: Frame<'_>, labels: &Labeler) {
+            let packet = decode(frame);
+            let (direct_set, cells_set) = (&mut self.direct_set, &mut self.cells_set);
+            let mqtt = self
+                .tracker
+                .on_packet(&packet, &mut |e: &MessageEvent<'_>| {
+                    direct_set.on_message(e);
+                    cells_set.on_message(e);
+                });
+            direct_set
+                .end_packet(&packet, mqtt, labels, &mut self.direct)
+                .unwrap();
+            cells_set
+                .end_packet(&packet, mqtt, labels, &mut self.cells)
+                .unwrap();
+        }
+
+        /// Both outputs, checked equal line by line; returns the rows.
+        fn check(self, what: &str) -> u64 {
+            let rows = self.direct.rows();
+            assert_eq!(rows, self.cells.0.rows(), "{what}");
+            let direct = String::from_utf8(self.direct.finish().unwrap()).unwrap();
+            let cells = String::from_utf8(self.cells.0.finish().unwrap()).unwrap();
+            for (i, (d, c)) in direct.lines().zip(cells.lines()).enumerate() {
+                assert_eq!(d, c, "{what}: line {}", i + 1);
+            }
+            assert_eq!(direct, cells, "{what}");
+            rows
+        }
+    }
+
+    /// Raw-IP frames: (time, bytes, bytes the wire had).
+    fn raw_frames(packets: &[(i64, Vec<u8>, u32)]) -> impl Iterator<Item = Frame<'_>> {
+        packets
+            .iter()
+            .enumerate()
+            .map(|(i, (ts_ns, data, orig_len))| Frame {
+                number: i as u64 + 1,
+                offset: 0,
+                ts_ns: *ts_ns,
+                interface: 0,
+                link_type: LinkType::RAW,
+                orig_len: *orig_len,
+                data,
+            })
+    }
+
+    fn ipv6(next: u8, src: &str, dst: &str, l4: &[u8]) -> Vec<u8> {
+        let mut v = vec![0x60, 0, 0, 0];
+        v.extend_from_slice(&(l4.len() as u16).to_be_bytes());
+        v.extend_from_slice(&[next, 255]);
+        v.extend_from_slice(&src.parse::<std::net::Ipv6Addr>().unwrap().octets());
+        v.extend_from_slice(&dst.parse::<std::net::Ipv6Addr>().unwrap().octets());
+        v.extend_from_slice(l4);
+        v
+    }
+
+    fn labellers() -> Vec<Labeler> {
+        vec![
+            Labeler::default(),
+            attacker(),
+            Labeler {
+                class: Some("legitimate".into()),
+                ..Labeler::default()
+            },
+            Labeler {
+                rules: parse_rules("dos,*,1883,2020-09-13T12:26:44Z,\nlegitimate,10.0.0.2,,,")
+                    .unwrap(),
+                ..Labeler::default()
+            },
+        ]
+    }
+
+    #[test]
+    fn direct_csv_rows_are_the_cell_calls_rows() {
+        let long_v6 = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe";
+        let publish = [0x30, 0x07, 0x00, 0x01, b't', b'h', b'e', b'l', b'o'];
+        // A PUBLISH header claiming the largest remaining length, cut by the snap length.
+        let huge = [0x30, 0xff, 0xff, 0xff, 0x7f, 0x00, 0x01, b't'];
+        let day = 86_400 * NS_PER_S;
+        let midnight = 1_591_920_000 * NS_PER_S;
+        let mut packets: Vec<(i64, Vec<u8>, u32)> = Vec::new();
+        let add = |packets: &mut Vec<(i64, Vec<u8>, u32)>, ts: i64, data: Vec<u8>| {
+            let len = data.len() as u32;
+            packets.push((ts, data, len));
+        };
+        // A connection: handshake, CONNECT with every flag pattern, PUBLISH, ACKs, FIN.
+        add(
+            &mut packets,
+            T0,
+            ipv4(6, CLIENT, BROKER, 0x40, &tcp(40000, 1883, 9, 0x02, b"")),
+        );
+        add(
+            &mut packets,
+            T0 + 7,
+            ipv4(6, BROKER, CLIENT, 0x40, &tcp(1883, 40000, 99, 0x12, b"")),
+        );
+        let mut seq = 10;
+        for (i, flags) in [0xf6u8, 0x02, 0xc2, 0x01, 0x3e].into_iter().enumerate() {
+            let c = connect(flags);
+            let ts = midnight - 2 * NS_PER_S + i as i64 * 600_000_123;
+            add(
+                &mut packets,
+                ts,
+                ipv4(6, CLIENT, BROKER, 0x40, &tcp(40000, 1883, seq, 0x18, &c)),
+            );
+            seq += c.len() as u32;
+        }
+        for (i, ts) in [
+            midnight - 1_000,
+            midnight - 500,
+            midnight,
+            midnight + 3_599 * NS_PER_S + 999_999_999,
+            midnight + 3_600 * NS_PER_S,
+            midnight - day + 45 * NS_PER_S + 123_456_789,
+            midnight + 9 * day + 86_399 * NS_PER_S + 999_999_500,
+            -1_500_000_000,
+            -1,
+            0,
+            i64::MIN + 1,
+            i64::MAX,
+            1_600_000_000_000_000_500,
+            1_600_000_000_000_001_500,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let flags = [0x18, 0x10, 0x18, 0x38][i % 4];
+            add(
+                &mut packets,
+                ts,
+                ipv4(
+                    6,
+                    CLIENT,
+                    BROKER,
+                    0x40,
+                    &tcp(40000, 1883, seq, flags, &publish),
+                ),
+            );
+            seq += publish.len() as u32;
+            add(
+                &mut packets,
+                ts + 1,
+                ipv4(6, BROKER, CLIENT, 0, &tcp(1883, 40000, 99, 0x10, b"")),
+            );
+        }
+        // Every TCP flag, the reserved TCP bits and NS, the evil IP bit, then the end.
+        let mut odd = tcp(40000, 1883, seq, 0xff, b"");
+        odd[12] = 0x5f; // data offset 5, all reserved bits and NS
+        add(&mut packets, T0, ipv4(6, CLIENT, BROKER, 0xc0, &odd));
+        odd[12] = 0x52; // one reserved bit
+        add(&mut packets, T0, ipv4(6, CLIENT, BROKER, 0x80, &odd));
+        add(
+            &mut packets,
+            T0,
+            ipv4(6, CLIENT, BROKER, 0, &tcp(40000, 1883, seq, 0x04, b"")),
+        );
+        // Another connection, its PUBLISH cut by the snap length: MQTT's header only, with a
+        // remaining length of 9 digits (`_WS.SHORT`), then a CONNECT cut after its flags.
+        add(
+            &mut packets,
+            T0,
+            ipv4(6, CLIENT, BROKER, 0, &tcp(40002, 1883, 9, 0x02, b"")),
+        );
+        add(
+            &mut packets,
+            T0,
+            ipv4(
+                6,
+                CLIENT,
+                BROKER,
+                0,
+                &tcp(40002, 1883, 10, 0x18, &connect(0x02)),
+            ),
+        );
+        // The IP length says 100 bytes more than were captured.
+        let cut = |port: u16, seq: u32, payload: &[u8]| {
+            let whole = [payload, &[0; 100]].concat();
+            let mut data = ipv4(6, CLIENT, BROKER, 0, &tcp(port, 1883, seq, 0x18, &whole));
+            let len = data.len() as u32;
+            data.truncate(data.len() - 100);
+            (T0, data, len)
+        };
+        packets.push(cut(40002, 23, &huge));
+        add(
+            &mut packets,
+            T0,
+            ipv4(6, CLIENT, BROKER, 0, &tcp(40003, 1883, 9, 0x02, b"")),
+        );
+        packets.push(cut(40003, 10, &connect(0xf6)[..10]));
+        // UDP, non-MQTT TCP with and without payload, DNS.
+        let query = [0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1];
+        packets.push((
+            T0,
+            ipv4(17, BROKER, [10, 0, 0, 53], 0x80, &udp(5000, 53, &query)),
+            45,
+        ));
+        packets.push((T0, ipv4(17, [255; 4], [0; 4], 0, &udp(0, 65535, b"")), 28));
+        packets.push((
+            T0,
+            ipv4(
+                6,
+                [1, 22, 133, 4],
+                BROKER,
+                0,
+                &tcp(80, 65535, 1, 0x18, b"GET / HTTP/1.1\r\n\r\n"),
+            ),
+            58,
+        ));
+        packets.push((
+            T0,
+            ipv4(6, [100, 10, 1, 0], BROKER, 0, &tcp(8080, 22, 1, 0x00, b"")),
+            40,
+        ));
+        // IPv6: UDP, TCP with MQTT, the longest address text.
+        let mut v6 = vec![
+            ipv6(17, "::1", "fe80::1", &udp(5353, 5353, &[0; 12])),
+            ipv6(17, long_v6, long_v6, &udp(65535, 65535, b"x")),
+            ipv6(
+                6,
+                "2001:db8::1",
+                "2001:db8::2",
+                &tcp(50000, 1883, 9, 0x02, b""),
+            ),
+            ipv6(
+                6,
+                "2001:db8::1",
+                "2001:db8::2",
+                &tcp(50000, 1883, 10, 0x18, &connect(0xc2)),
+            ),
+            ipv6(
+                6,
+                "::ffff:1.2.3.4",
+                long_v6,
+                &tcp(50001, 1883, 10, 0x18, &connect(0x02)),
+            ),
+        ];
+        // An IPv6 UDP datagram of the largest payload length (cut).
+        let mut big = ipv6(17, long_v6, "::", &udp(1, 2, &[0; 8]));
+        big[4..6].copy_from_slice(&0xffffu16.to_be_bytes());
+        v6.push(big);
+        for p in v6 {
+            let len = p.len() as u32;
+            packets.push((T0 + 3 * NS_PER_S, p, len));
+        }
+        for absent in ["", "0"] {
+            for ipv6 in [false, true] {
+                for labels in labellers() {
+                    let mut both = BothWays::new(PacketOptions { ipv6 }, absent);
+                    for frame in raw_frames(&packets) {
+                        both.feed(frame, &labels);
+                    }
+                    assert!(both.direct_set.direct_rows > 0);
+                    assert_eq!(both.cells_set.direct_rows, 0);
+                    let what = format!("absent {absent:?}, ipv6 {ipv6}, {labels:?}");
+                    assert!(both.check(&what) > 30, "{what}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn direct_csv_rows_are_the_cell_calls_rows_on_hostile_frames() {
+        // Every prefix and every single-byte corruption of MQTT frames over IPv4 and IPv6.
+        let frames = [
+            ipv4(
+                6,
+                CLIENT,
+                BROKER,
+                0,
+                &tcp(40000, 1883, 10, 0x18, &connect(0xf6)),
+            ),
+            ipv6(
+                6,
+                "2001:db8::1",
+                "ff02::fb",
+                &tcp(40000, 1883, 10, 0x18, &connect(0xc2)),
+            ),
+        ];
+        let mut packets = Vec::new();
+        for good in frames {
+            for len in 0..=good.len() {
+                packets.push((T0, good[..len].to_vec(), good.len() as u32));
+            }
+            for i in 0..good.len() {
+                for b in [0x00, 0x7f, 0x80, 0xff] {
+                    let mut bad = good.clone();
+                    bad[i] = b;
+                    packets.push((T0 + i as i64 * 333, bad, good.len() as u32));
+                }
+            }
+        }
+        for (absent, ipv6) in [("", true), ("0", false)] {
+            let mut both = BothWays::new(PacketOptions { ipv6 }, absent);
+            for frame in raw_frames(&packets) {
+                both.feed(frame, &attacker());
+            }
+            assert!(both.check("hostile") > 500);
+        }
+    }
+
+    #[test]
+    fn direct_csv_rows_are_the_cell_calls_rows_on_the_shared_captures() {
+        let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+        if !data.is_dir() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{} missing",
+                data.display()
+            );
+            eprintln!("skipping: {} not found", data.display());
+            return;
+        }
+        let mut captures: Vec<_> = walk(&data)
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+            .collect();
+        captures.sort();
+        assert!(captures.len() >= 40, "{}", captures.len());
+        let mut rows = 0;
+        for (i, path) in captures.iter().enumerate() {
+            // Each capture once, with the options and labels in turn.
+            let labels = &labellers()[i % 4];
+            let options = PacketOptions { ipv6: i % 2 == 1 };
+            let mut both = BothWays::new(options, ["", "0"][i / 2 % 2]);
+            let mut reader = mqtt_ids_capture::open(
+                path.to_str().unwrap(),
+                mqtt_ids_capture::ReaderOptions::default(),
+            )
+            .unwrap();
+            while let Ok(Some(frame)) = reader.next_frame() {
+                both.feed(frame, labels);
+            }
+            rows += both.check(&path.display().to_string());
+        }
+        // The 47 captures have 63,468 rows (tests/packet.rs).
+        assert!(rows > 60_000, "{rows}");
+    }
+
+    fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files.extend(walk(&path));
+            } else {
+                files.push(path);
+            }
+        }
+        files
+    }
+
+    #[test]
+    fn digits_render_like_to_string() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let edges = (0..=9).flat_map(|e| {
+            let p = 10u64.pow(e);
+            [p - 1, p, p + 1]
+        });
+        let random = (0..200_000).map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x >> (x % 40)
+        });
+        for v in (0..100_000)
+            .chain(edges)
+            .chain(random)
+            .chain([u32::MAX.into()])
+        {
+            let v = v.min(u64::from(u32::MAX)) as u32;
+            let mut bytes = [0u8; 32];
+            let mut text = Cursor::new(&mut bytes);
+            text.comma_decimal(v);
+            let len = text.len;
+            assert_eq!(ascii(&bytes[..len]), format!(",{v}"), "{v}");
+            if v < 100_000_000 {
+                assert_eq!(ascii(&eight_digits(v).to_le_bytes()), format!("{v:08}"));
+            }
+        }
+        for v in 0..=255u8 {
+            let mut bytes = [0u8; 16];
+            let mut text = Cursor::new(&mut bytes);
+            text.comma_u8(v);
+            let len = text.len;
+            assert_eq!(ascii(&bytes[..len]), format!(",{v}"));
+        }
+        for v in 0..1_000_000 {
+            assert_eq!(ascii(&six_digits(v)), format!("{v:06}"));
+        }
+    }
+
+    #[test]
+    fn sniff_time_rounds_as_the_exact_double() {
+        // Stamps within the band around half a microsecond and just outside it, in seconds of
+        // every binary magnitude, against the exact conversion.
+        let mut clock = Clock::default();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut checked = 0;
+        for e in 0..32 {
+            for _ in 0..2_000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let second = (1i64 << e) + (x % (1 << e)) as i64;
+                let micros = (x >> 32) as i64 % 1_000_000;
+                for rest in [
+                    0, 1, 120, 121, 122, 259, 260, 261, 378, 379, 380, 381, 499, 500, 501,
+                ]
+                .into_iter()
+                .flat_map(|r| [r, 1000 - r])
+                .filter(|&r| r < 1000)
+                {
+                    let nanos = micros * 1000 + rest;
+                    let ts = second * NS_PER_S + nanos;
+                    assert_eq!(
+                        clock.sniff_time(ts),
+                        sniff_time_exact(second, nanos),
+                        "{ts}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        // Second 0 and the last microsecond of a second.
+        for nanos in [
+            0,
+            1,
+            499,
+            500,
+            501,
+            999_999_499,
+            999_999_500,
+            999_999_501,
+            999_999_999,
+        ] {
+            assert_eq!(
+                clock.sniff_time(nanos),
+                sniff_time_exact(0, nanos),
+                "{nanos}"
+            );
+            let ts = T0 + nanos;
+            assert_eq!(
+                clock.sniff_time(ts),
+                sniff_time_exact(T0 / NS_PER_S, nanos),
+                "{ts}"
+            );
+        }
+        assert!(checked > 1_000_000);
     }
 
     #[test]

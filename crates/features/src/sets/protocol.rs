@@ -105,7 +105,31 @@ pub mod layer {
 
 /// The highest layer of a TCP or UDP packet; `None` for other packets (the set has no row for
 /// them).
+#[inline(always)]
 pub fn highest_layer(packet: &Packet<'_>, mqtt: MqttLayer) -> Option<&'static str> {
+    // Inlined: a packet on an MQTT connection (most) needs no table.
+    let layer = match (packet.transport, mqtt) {
+        (Transport::Tcp { .. }, MqttLayer::Messages { last_malformed }) => {
+            if last_malformed {
+                layer::MALFORMED
+            } else {
+                layer::MQTT
+            }
+        }
+        (Transport::Tcp { .. }, MqttLayer::Segment) => layer::TCP,
+        (Transport::Tcp { .. } | Transport::Udp { .. }, _) => return by_payload(packet, mqtt),
+        _ => return None,
+    };
+    // As below: MQTT reads past the captured bytes.
+    if packet.truncated && !packet.payload.is_empty() {
+        return Some(layer::SHORT);
+    }
+    Some(layer)
+}
+
+/// [`highest_layer`], every case.
+#[inline(never)]
+fn by_payload(packet: &Packet<'_>, mqtt: MqttLayer) -> Option<&'static str> {
     let payload = packet.payload;
     let layer = match packet.transport {
         Transport::Tcp {

@@ -4,12 +4,10 @@
 //! row must have its schema's number of fields (the CSV sink checks that in debug builds).
 #![no_main]
 
-use std::io::Write;
-
 use libfuzzer_sys::fuzz_target;
 use mqtt_ids_capture::{from_reader, ReaderOptions};
 use mqtt_ids_features::label::{Labeler, Net};
-use mqtt_ids_features::{extract, CsvSink, ExtractOptions, Output, Outputs, SetKind};
+use mqtt_ids_features::{extract, CsvSink, ExtractOptions, LineOut, Output, Outputs, SetKind};
 use mqtt_ids_flows::{FlowConfig, FlowMode};
 
 fn pcap(data: &[u8]) -> Vec<u8> {
@@ -48,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let csv = |set: SetKind| {
-        let sink: Box<dyn Write + Send> = Box::new(std::io::sink());
+        let sink: Box<dyn LineOut + Send> = Box::new(std::io::sink());
         Some(Output::Csv(CsvSink::new(sink, set.schema(), "0").unwrap()))
     };
     // Every set, so a new one is fuzzed as soon as it exists.

@@ -248,39 +248,29 @@ const PROTO_TCP: u8 = 6;
 const PROTO_UDP: u8 = 17;
 const PROTO_ICMPV6: u8 = 58;
 
-fn fail(layer: Layer, reason: &'static str) -> Result<(), DecodeError> {
-    Err(DecodeError { layer, reason })
+fn fail<'a>(mut p: Packet<'a>, layer: Layer, reason: &'static str) -> Packet<'a> {
+    p.error = Some(DecodeError { layer, reason });
+    p
 }
 
 /// Decodes a frame. Never panics; what cannot be decoded is reported in [`Packet::error`].
 pub fn decode(frame: Frame<'_>) -> Packet<'_> {
-    // One `Packet`, filled in place and returned from a single point, so that it is built in
-    // the caller's slot rather than moved out of each early return.
+    let data = frame.data;
     let mut packet = Packet::bare(frame);
-    if let Err(error) = decode_layers(&mut packet) {
-        packet.error = Some(error);
-    }
-    packet
-}
-
-/// The layers of [`decode`]: fills `packet` as far as the bytes go.
-fn decode_layers<'a>(packet: &mut Packet<'a>) -> Result<(), DecodeError> {
-    let data = packet.frame.data;
-    let link_type = packet.frame.link_type;
-    let (ether_type, net) = match link_type {
+    let (ether_type, net) = match frame.link_type {
         LinkType::ETHERNET => {
             let Some(mut ether_type) = be_u16(data, ETHERTYPE_OFFSET) else {
-                return fail(Layer::Link, "truncated Ethernet header");
+                return fail(packet, Layer::Link, "truncated Ethernet header");
             };
             let mut at = ETHERNET_HEADER_LEN;
             let mut tags = 0;
             while ETHERTYPE_VLAN.contains(&ether_type) {
                 tags += 1;
                 if tags > MAX_VLAN_TAGS {
-                    return fail(Layer::Link, "too many VLAN tags");
+                    return fail(packet, Layer::Link, "too many VLAN tags");
                 }
                 let Some(inner) = be_u16(data, at + 2) else {
-                    return fail(Layer::Link, "truncated VLAN tag");
+                    return fail(packet, Layer::Link, "truncated VLAN tag");
                 };
                 ether_type = inner;
                 at += VLAN_TAG_LEN;
@@ -289,21 +279,21 @@ fn decode_layers<'a>(packet: &mut Packet<'a>) -> Result<(), DecodeError> {
         }
         LinkType::LINUX_SLL => match be_u16(data, SLL_PROTOCOL_OFFSET) {
             Some(proto) => (proto, &data[SLL_HEADER_LEN..]),
-            None => return fail(Layer::Link, "truncated Linux cooked header"),
+            None => return fail(packet, Layer::Link, "truncated Linux cooked header"),
         },
         LinkType::LINUX_SLL2 => match (
             be_u16(data, SLL2_PROTOCOL_OFFSET),
             data.get(SLL2_HEADER_LEN..),
         ) {
             (Some(proto), Some(net)) => (proto, net),
-            _ => return fail(Layer::Link, "truncated Linux cooked v2 header"),
+            _ => return fail(packet, Layer::Link, "truncated Linux cooked v2 header"),
         },
         LinkType::NULL | LinkType::LOOP => {
             let Some(raw) = data.get(..NULL_HEADER_LEN) else {
-                return fail(Layer::Link, "truncated loopback header");
+                return fail(packet, Layer::Link, "truncated loopback header");
             };
             let raw = [raw[0], raw[1], raw[2], raw[3]];
-            let family = if link_type == LinkType::LOOP {
+            let family = if frame.link_type == LinkType::LOOP {
                 u32::from_be_bytes(raw)
             } else {
                 // NULL stores the family in the capturing host's byte order; a family never
@@ -322,46 +312,46 @@ fn decode_layers<'a>(packet: &mut Packet<'a>) -> Result<(), DecodeError> {
                 (ETHERTYPE_IPV6, net)
             } else {
                 packet.network = Network::Other(family as u16);
-                return Ok(());
+                return packet;
             }
         }
         LinkType::RAW | LinkType::RAW_OPENBSD | LinkType::RAW_BSDOS => match data.first() {
             Some(b) if b >> 4 == 4 => (ETHERTYPE_IPV4, data),
             Some(b) if b >> 4 == 6 => (ETHERTYPE_IPV6, data),
-            Some(_) => return fail(Layer::Network, "invalid IP version"),
-            None => return fail(Layer::Network, "truncated IP header"),
+            Some(_) => return fail(packet, Layer::Network, "invalid IP version"),
+            None => return fail(packet, Layer::Network, "truncated IP header"),
         },
         LinkType::IPV4 => (ETHERTYPE_IPV4, data),
         LinkType::IPV6 => (ETHERTYPE_IPV6, data),
-        _ => return fail(Layer::Link, "unsupported link type"),
+        _ => return fail(packet, Layer::Link, "unsupported link type"),
     };
     let (protocol, ip_payload) = match ether_type {
-        ETHERTYPE_IPV4 => match ipv4(net, packet) {
+        ETHERTYPE_IPV4 => match ipv4(net, &mut packet) {
             Ok(x) => x,
-            Err(reason) => return fail(Layer::Network, reason),
+            Err(reason) => return fail(packet, Layer::Network, reason),
         },
-        ETHERTYPE_IPV6 => match ipv6(net, packet) {
+        ETHERTYPE_IPV6 => match ipv6(net, &mut packet) {
             Ok(x) => x,
-            Err(reason) => return fail(Layer::Network, reason),
+            Err(reason) => return fail(packet, Layer::Network, reason),
         },
         ETHERTYPE_ARP => {
             packet.network = Network::Arp;
-            return Ok(());
+            return packet;
         }
         other => {
             packet.network = Network::Other(other);
-            return Ok(());
+            return packet;
         }
     };
     packet.payload = ip_payload;
     if packet.ip.is_some_and(|ip| ip.fragment) {
         // A fragment's transport header is not decoded (no IP reassembly).
-        return Ok(());
+        return packet;
     }
-    if let Err(reason) = transport(protocol, ip_payload, packet) {
-        return fail(Layer::Transport, reason);
+    if let Err(reason) = transport(protocol, ip_payload, &mut packet) {
+        return fail(packet, Layer::Transport, reason);
     }
-    Ok(())
+    packet
 }
 
 /// IPv4 header → (protocol, payload). The payload ends at the total length, so Ethernet

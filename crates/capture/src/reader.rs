@@ -1475,6 +1475,8 @@ mod tests {
             f.extend(idb(be, 1, 0, None, None));
             f.extend(idb(be, 113, 0, Some(9), Some(100)));
             f.extend(epb(be, 0, 1_500_000_000_123_456, 70, b"e0"));
+            // Within the tight block limit but over the tight packet limit.
+            f.extend(epb(be, 0, 10, 5, b"abcde"));
             f.extend(epb(be, 1, 1_500_000_000_123_456_789, 2, b"s1 longer data"));
             f.extend(ng_block(be, BLOCK_SPB, &[0, 0, 0, 3, b'a', b'b', b'c', 0]));
             f.extend(ng_block(be, 5, &[0; 12]));
@@ -1487,7 +1489,7 @@ mod tests {
         }
         let tight = ReaderOptions {
             max_packet_len: 4,
-            max_block_len: 40,
+            max_block_len: 48,
         };
         let mut seed = 0x9E37_79B9_7F4A_7C15u64;
         let mut next = move || {

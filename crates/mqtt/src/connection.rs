@@ -166,6 +166,22 @@ struct ConnState {
 }
 
 impl ConnState {
+    fn new(max_outstanding: usize) -> Self {
+        ConnState {
+            phase: Phase::Idle,
+            version: None,
+            version_from_connect: false,
+            publish: Default::default(),
+            subscribe: Default::default(),
+            unsubscribe: Default::default(),
+            max_outstanding,
+            findings: FindingCounts::default(),
+            by_type: [0; 16],
+            per_direction: [0; 2],
+            oversized: 0,
+        }
+    }
+
     /// The single mutation point of the phase.
     fn set_phase(&mut self, input: PhaseInput, findings: &mut FindingSet) {
         let (next, finding) = transition(self.phase, input);
@@ -212,7 +228,23 @@ impl ConnState {
     }
 
     /// Connection-level findings for a message sent in `dir`, and state updates.
+    #[inline]
     fn on_message(&mut self, dir: Direction, message: &Message<'_>) -> FindingSet {
+        // The commonest message by far: a QoS 0 PUBLISH on an established session. Either
+        // direction may send it, it moves no phase and carries no packet id: nothing to do.
+        // (`on_message_general` gives the same answer; see the test
+        // `qos0_publish_shortcut_matches_the_general_path`.)
+        if self.phase == Phase::Connected
+            && matches!(&message.packet, Packet::Publish(p) if p.packet_id.is_none())
+        {
+            return FindingSet::EMPTY;
+        }
+        self.on_message_general(dir, message)
+    }
+
+    /// [`ConnState::on_message`] without the QoS 0 PUBLISH shortcut.
+    #[inline(never)]
+    fn on_message_general(&mut self, dir: Direction, message: &Message<'_>) -> FindingSet {
         use Outstanding as O;
         let mut f = FindingSet::EMPTY;
         let ptype = message.packet_type();
@@ -326,6 +358,7 @@ impl ConnState {
         f
     }
 
+    #[inline]
     fn count_message(&mut self, dir: Direction, header: &FixedHeader, findings: FindingSet) {
         self.by_type[header.packet_type().value() as usize] += 1;
         self.per_direction[dir.index()] += 1;
@@ -426,19 +459,7 @@ impl Connection {
             config,
             budget,
             streams: [HalfStream::new(), HalfStream::new()],
-            state: ConnState {
-                phase: Phase::Idle,
-                version: None,
-                version_from_connect: false,
-                publish: Default::default(),
-                subscribe: Default::default(),
-                unsubscribe: Default::default(),
-                max_outstanding: config.max_outstanding_ids,
-                findings: FindingCounts::default(),
-                by_type: [0; 16],
-                per_direction: [0; 2],
-                oversized: 0,
-            },
+            state: ConnState::new(config.max_outstanding_ids),
         }
     }
 
@@ -560,8 +581,9 @@ impl Connection {
 
     /// Whether both directions ended (FIN/RST seen and nothing left to deliver): the caller may
     /// drop the connection from its flow table.
+    #[inline]
     pub fn is_closed(&self) -> bool {
-        self.streams.iter().all(HalfStream::is_finished)
+        self.streams[0].is_finished() && self.streams[1].is_finished()
     }
 
     /// Bytes this connection currently holds in buffers.
@@ -581,6 +603,68 @@ impl Drop for Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::{parse_message, Decoded, ParseOptions};
+
+    /// The QoS 0 PUBLISH shortcut of `ConnState::on_message` answers as the general path does, in
+    /// every phase, both directions, and leaves the same state behind; PUBLISH with a packet id
+    /// and other types still reach the general path (their findings show it).
+    #[test]
+    fn qos0_publish_shortcut_matches_the_general_path() {
+        let frames: [&[u8]; 7] = [
+            b"\x30\x05\x00\x01t\x31\x32",                     // QoS 0 PUBLISH
+            b"\x31\x03\x00\x01t",                             // QoS 0, retain
+            b"\x32\x05\x00\x01t\x00\x07",                     // QoS 1, id 7
+            b"\x40\x02\x00\x07",                              // PUBACK 7
+            b"\x10\x0d\x00\x04MQTT\x04\x02\x00\x3c\x00\x01c", // CONNECT
+            b"\x20\x02\x00\x00",                              // CONNACK
+            b"\xe0\x00",                                      // DISCONNECT
+        ];
+        let phases = [
+            Phase::Idle,
+            Phase::Connecting,
+            Phase::Connected,
+            Phase::Refused,
+            Phase::Disconnected,
+        ];
+        let mut shortcut = 0;
+        for frame in frames {
+            let Decoded::Parsed { message, .. } = parse_message(frame, &ParseOptions::default())
+            else {
+                panic!("{frame:02x?}")
+            };
+            for phase in phases {
+                for dir in [Direction::ToServer, Direction::ToClient] {
+                    let mut fast = ConnState::new(4);
+                    fast.phase = phase;
+                    let mut general = ConnState::new(4);
+                    general.phase = phase;
+                    let (a, b) = (
+                        fast.on_message(dir, &message),
+                        general.on_message_general(dir, &message),
+                    );
+                    assert_eq!(a, b, "{frame:02x?} {phase:?} {dir:?}");
+                    assert_eq!(
+                        format!("{fast:?}"),
+                        format!("{general:?}"),
+                        "{frame:02x?} {phase:?} {dir:?}"
+                    );
+                    if phase == Phase::Connected && frame[0] >> 1 == 0x18 {
+                        shortcut += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(shortcut, 4);
+        // Outside an established session a QoS 0 PUBLISH is still flagged.
+        let Decoded::Parsed { message, .. } = parse_message(frames[0], &ParseOptions::default())
+        else {
+            panic!()
+        };
+        let mut idle = ConnState::new(4);
+        assert!(idle
+            .on_message(Direction::ToServer, &message)
+            .contains(FindingKind::UnintroducedMessage));
+    }
 
     #[test]
     fn transition_table_is_total_and_flags_suricata_events() {

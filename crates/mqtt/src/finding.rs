@@ -251,6 +251,7 @@ impl FindingCounts {
     }
 
     /// Count each kind of a set once.
+    #[inline]
     pub fn add_set(&mut self, set: FindingSet) {
         for kind in set.iter() {
             self.add(kind);

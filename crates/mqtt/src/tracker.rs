@@ -191,9 +191,10 @@ impl Tracker {
 
     /// Feeds one packet. Returns whether it belonged to an MQTT connection.
     pub fn on_packet<V: Visitor>(&mut self, packet: &Packet<'_>, visitor: &mut V) -> bool {
+        // Matched by reference: the IP header is not copied out of the packet.
         let (
             Some(ip),
-            Transport::Tcp {
+            &Transport::Tcp {
                 src_port,
                 dst_port,
                 seq,
@@ -201,7 +202,7 @@ impl Tracker {
                 flags,
                 ..
             },
-        ) = (packet.ip, packet.transport)
+        ) = (&packet.ip, &packet.transport)
         else {
             return false;
         };

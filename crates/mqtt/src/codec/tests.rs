@@ -793,7 +793,7 @@ fn publish_shortcut_equals_the_general_parser() {
         b"\xff",
         b"\x7f~",
     ];
-    let mut cases = 0;
+    let (mut cases, mut shortcut) = (0, 0);
     for first in 0x30..=0x3fu8 {
         for topic in topics {
             for id in [None, Some(0u16), Some(1), Some(0xffff)] {
@@ -820,11 +820,30 @@ fn publish_shortcut_equals_the_general_parser() {
                             let o = opts(version);
                             for end in 0..=frame.len() {
                                 let input = &frame[..end];
+                                let general = parse_message_general(input, &o);
                                 assert_eq!(
                                     parse_message(input, &o),
-                                    parse_message_general(input, &o),
+                                    general,
                                     "{input:02x?} {version:?}"
                                 );
+                                // The reassembler's shortcut: when it answers, it answers the
+                                // same (message and length); a small cap turns it away.
+                                for max_message_len in [o.max_message_len, end.saturating_sub(1)] {
+                                    let o = ParseOptions {
+                                        max_message_len,
+                                        ..o
+                                    };
+                                    if let Some((message, consumed)) =
+                                        parse_plain_publish(input, &o)
+                                    {
+                                        assert_eq!(
+                                            Decoded::Parsed { message, consumed },
+                                            parse_message_general(input, &o),
+                                            "{input:02x?} {version:?} {max_message_len}"
+                                        );
+                                        shortcut += 1;
+                                    }
+                                }
                                 cases += 1;
                             }
                         }
@@ -834,6 +853,7 @@ fn publish_shortcut_equals_the_general_parser() {
         }
     }
     assert!(cases > 100_000, "{cases}");
+    assert!(shortcut > 500, "{shortcut}");
     // The shortcut's own case parses as the general path says it must.
     let m = parse(b"\x32\x0f\x00\x0bTemperature\x00\x07", V4);
     assert_eq!(m.findings, FindingSet::EMPTY);
@@ -867,6 +887,37 @@ fn word_topic_check_matches_the_byte_loop() {
                 );
             }
             topic[at] = b'a';
+        }
+    }
+}
+
+#[test]
+fn word_topic_check_matches_the_byte_loop_on_byte_pairs() {
+    // Two unusual bytes at once (a borrow out of one byte must not hide or fake another), at every
+    // pair of positions of topics that span one to three words.
+    let bytewise = |t: &[u8]| {
+        t.iter()
+            .all(|&b| b.wrapping_sub(1) < 0x7f && b != b'+' && b != b'#')
+    };
+    let values = [
+        0u8, 1, 0x08, 0x22, 0x23, 0x24, 0x2a, 0x2b, 0x2c, 0x7f, 0x80, 0x81, 0xab, 0xff, b'a',
+    ];
+    for len in [7, 8, 9, 15, 16, 17, 23] {
+        for i in 0..len {
+            for j in i + 1..len {
+                for &x in &values {
+                    for &y in &values {
+                        let mut topic = vec![b'a'; len];
+                        topic[i] = x;
+                        topic[j] = y;
+                        assert_eq!(
+                            super::plain_topic(&topic),
+                            bytewise(&topic),
+                            "{len} {i}={x:#x} {j}={y:#x}"
+                        );
+                    }
+                }
+            }
         }
     }
 }

@@ -41,6 +41,17 @@ pub struct Label<'a> {
     pub is_attack: Option<bool>,
 }
 
+impl<'a> Label<'a> {
+    /// The label of `class` (none: unlabelled).
+    #[inline]
+    fn of(class: Option<&'a str>) -> Self {
+        Label {
+            class,
+            is_attack: class.map(|c| !is_benign_class(c)),
+        }
+    }
+}
+
 /// Whether a class name means normal traffic.
 pub fn is_benign_class(class: &str) -> bool {
     ["legitimate", "benign", "normal"]
@@ -140,11 +151,12 @@ pub struct Labeler {
 }
 
 impl Labeler {
-    /// Whether no label source was given (no rule, attacker or class): every row's label is
-    /// absent, and sets can skip building a [`Subject`] per row.
+    /// The label of every row when it does not depend on the row (no rules, no attackers: the
+    /// run's class or none), so sets need not build a [`Subject`] per row; `None` when it does.
     #[inline]
-    pub fn is_unlabelled(&self) -> bool {
-        self.rules.is_empty() && self.attackers.is_empty() && self.class.is_none()
+    pub fn fixed(&self) -> Option<Label<'_>> {
+        (self.rules.is_empty() && self.attackers.is_empty())
+            .then(|| Label::of(self.class.as_deref()))
     }
 
     /// The label of a row.
@@ -164,10 +176,7 @@ impl Labeler {
         } else {
             self.class.as_deref()
         };
-        Label {
-            class,
-            is_attack: class.map(|c| !is_benign_class(c)),
-        }
+        Label::of(class)
     }
 
     /// Reads `--labels` rules from a file; errors name the file and line.
@@ -424,9 +433,10 @@ mod tests {
             ..Labeler::default()
         };
         assert_eq!(flood.label(&s).is_attack, Some(true));
-        // Only the labeller without any source is unlabelled (sets skip it then).
-        assert!(Labeler::default().is_unlabelled());
-        assert!(!benign.is_unlabelled() && !flood.is_unlabelled());
+        // Without rules or attackers every row has the run's label (sets skip the look-up).
+        for l in [&Labeler::default(), &benign, &flood] {
+            assert_eq!(l.fixed(), Some(l.label(&s)));
+        }
         let attacker = Labeler {
             attackers: vec![Net::parse("10.0.0.1").unwrap()],
             ..Labeler::default()
@@ -435,7 +445,7 @@ mod tests {
             rules: parse_rules("dos,,1,,").unwrap(),
             ..Labeler::default()
         };
-        assert!(!attacker.is_unlabelled() && !rules.is_unlabelled());
+        assert!(attacker.fixed().is_none() && rules.fixed().is_none());
     }
 
     #[test]

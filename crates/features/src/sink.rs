@@ -437,7 +437,9 @@ fn contains_any<const N: usize>(text: &[u8], bytes: [u8; N]) -> bool {
     !chunks.remainder().is_empty() && hit(word(&text[text.len() - 8..]))
 }
 
-fn push_text(line: &mut Vec<u8>, text: &[u8]) {
+/// `text` as a CSV cell (RFC 4180): quoted when it holds a comma, quote, CR or LF, its quotes
+/// doubled.
+pub(crate) fn push_text(line: &mut Vec<u8>, text: &[u8]) {
     if contains_any(text, [b',', b'"', b'\r', b'\n']) {
         // Quoted; the text copied in pieces between its quotes, each quote doubled.
         line.push(b'"');

@@ -933,21 +933,17 @@ impl FrameSet for MqttsetSet {
                 u64::from(packet.frame.orig_len).saturating_sub(packet.frame.data.len() as u64);
         }
 
-        // Without rules or attackers the label is the run's class (`Labeler::label`'s last
-        // case): no per-row call.
-        let class = if labels.rules.is_empty() && labels.attackers.is_empty() {
-            labels.class.as_deref()
-        } else {
-            labels
-                .label(&Subject {
-                    src: ip.src,
-                    dst: ip.dst,
-                    src_port,
-                    dst_port,
-                    ts_ns: ts,
-                })
-                .class
-        };
+        // Without rules or attackers every row's label is the run's class: no per-row call.
+        let label = labels.fixed().unwrap_or_else(|| {
+            labels.label(&Subject {
+                src: ip.src,
+                dst: ip.dst,
+                src_port,
+                dst_port,
+                ts_ns: ts,
+            })
+        });
+        let class = label.class;
         self.stats.rows += 1;
         let head = Head {
             flags: flags.0 & 0x0fff,
@@ -1101,27 +1097,6 @@ fn push_hex_bytes(line: &mut Vec<u8>, bytes: &[u8]) {
     for &b in chunks.remainder() {
         line.extend_from_slice(&HEX_PAIRS[usize::from(b)]);
     }
-}
-
-/// `text` as a CSV cell, as the CSV sink's `str` writes it (RFC 4180): quoted when it holds a
-/// comma, quote, CR or LF, its quotes doubled. For the rare text cells (protocol name, will
-/// topic, label).
-fn push_text(line: &mut Vec<u8>, text: &[u8]) {
-    if !text
-        .iter()
-        .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
-    {
-        line.extend_from_slice(text);
-        return;
-    }
-    line.push(b'"');
-    for &b in text {
-        if b == b'"' {
-            line.push(b'"');
-        }
-        line.push(b);
-    }
-    line.push(b'"');
 }
 
 /// Bytes of a row gathered before they go to the line, in one fixed-size copy.
@@ -1462,11 +1437,12 @@ fn put_short_hex(chunk: &mut [u8; CHUNK], at: usize, bytes: &[u8]) -> usize {
     }
 }
 
-/// `,` and `text` as a CSV cell.
+/// `,` and `text` as a CSV cell, quoted as the sink's `str` quotes (the rare text cells:
+/// protocol name, will topic, label).
 #[inline(never)]
 fn push_text_cell(line: &mut Vec<u8>, text: &[u8]) {
     line.push(b',');
-    push_text(line, text);
+    crate::sink::push_text(line, text);
 }
 
 /// `,` and `raw` as tshark prints a string, as a CSV cell.

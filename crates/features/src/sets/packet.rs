@@ -225,19 +225,16 @@ impl FrameSet for PacketSet {
             return Ok(());
         };
 
-        let is_attack = if labels.is_unlabelled() {
-            None
-        } else {
-            labels
-                .label(&Subject {
-                    src: ip.src,
-                    dst: ip.dst,
-                    src_port,
-                    dst_port,
-                    ts_ns: packet.frame.ts_ns,
-                })
-                .is_attack
-        };
+        let label = labels.fixed().unwrap_or_else(|| {
+            labels.label(&Subject {
+                src: ip.src,
+                dst: ip.dst,
+                src_port,
+                dst_port,
+                ts_ns: packet.frame.ts_ns,
+            })
+        });
+        let is_attack = label.is_attack;
         if let Some(protocol_slot) = self.protocols.slot(protocol) {
             if let Some(row) = sink.csv_row() {
                 if let Some(absent) = Absent::of(row.absent) {

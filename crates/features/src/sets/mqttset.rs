@@ -557,7 +557,30 @@ fn addr_word(addr: IpAddr) -> u128 {
 impl StreamKey {
     /// The key of a segment and the side it travels on: 0 when its source is the lower (address,
     /// port) end. tshark splits a conversation into its `fwd`/`rev` flows the same way.
+    ///
+    /// IPv4 (most traffic) orders each end as one 48-bit number, address above port: the same
+    /// order as the (address, port) pair's, without the 128-bit words (`end_packet` 638.1 M ->
+    /// 626.7 M instructions on the 1M bench file).
+    #[inline(always)]
     fn of(src: IpAddr, src_port: u16, dst: IpAddr, dst_port: u16) -> (StreamKey, usize) {
+        if let (IpAddr::V4(s), IpAddr::V4(d)) = (src, dst) {
+            let s = u64::from(u32::from(s)) << 16 | u64::from(src_port);
+            let d = u64::from(u32::from(d)) << 16 | u64::from(dst_port);
+            let (lo, hi, side) = if s <= d { (s, d, 0) } else { (d, s, 1) };
+            return (
+                StreamKey {
+                    lo_addr: [0, lo >> 16],
+                    hi_addr: [0, hi >> 16],
+                    ports: (lo & 0xffff) << 16 | (hi & 0xffff),
+                },
+                side,
+            );
+        }
+        StreamKey::of_general(src, src_port, dst, dst_port)
+    }
+
+    /// [`StreamKey::of`] for any addresses.
+    fn of_general(src: IpAddr, src_port: u16, dst: IpAddr, dst_port: u16) -> (StreamKey, usize) {
         let s = (addr_word(src), src_port);
         let d = (addr_word(dst), dst_port);
         let (lo, hi, side) = if s <= d { (s, d, 0) } else { (d, s, 1) };
@@ -876,7 +899,7 @@ pub struct MqttsetSet {
     /// Rendering scratch for string fields.
     text: String,
     stats: MqttsetStats,
-    /// Tests: read every message (no skipping of those that cannot add a field).
+    /// Tests: the general paths (keys through 128-bit words, every message read).
     #[cfg(test)]
     general: bool,
 }
@@ -1036,6 +1059,12 @@ impl FrameSet for MqttsetSet {
         };
         let ts = packet.frame.ts_ns;
         let (key, side) = StreamKey::of(ip.src, src_port, ip.dst, dst_port);
+        #[cfg(test)]
+        let (key, side) = if self.general {
+            StreamKey::of_general(ip.src, src_port, ip.dst, dst_port)
+        } else {
+            (key, side)
+        };
         let stream = self.streams.touch(key, ts, &mut self.stats);
         let delta_ns = advance(stream, side, ts, (seq, ack, flags), &mut self.stats);
 
@@ -2118,6 +2147,60 @@ mod tests {
             frames += 1;
         }
         assert!(skipped > frames / 4, "{skipped} skipped in {frames} frames");
+    }
+
+    #[test]
+    fn ipv4_stream_keys_equal_general_keys() {
+        use std::net::{Ipv4Addr, Ipv6Addr};
+        // Equal addresses (ports decide), equal ports, the extremes, and random pairs; IPv6 and
+        // mixed pairs take the general path in both.
+        let mut rng = Rng(0xabcd);
+        let addrs = [
+            0u32,
+            1,
+            0x7f00_0001,
+            0xc0a8_0001,
+            0xc0a8_0002,
+            u32::MAX,
+            u32::MAX - 1,
+        ];
+        let ports = [0u16, 1, 1883, 1884, 65_534, 65_535];
+        let mut cases = Vec::new();
+        for &a in &addrs {
+            for &b in &addrs {
+                for &p in &ports {
+                    for &q in &ports {
+                        cases.push((
+                            IpAddr::from(Ipv4Addr::from(a)),
+                            p,
+                            Ipv4Addr::from(b).into(),
+                            q,
+                        ));
+                    }
+                }
+            }
+        }
+        for _ in 0..100_000 {
+            let a = rng.next() as u32 >> rng.below(32);
+            let b = if rng.below(4) == 0 {
+                a
+            } else {
+                rng.next() as u32
+            };
+            let (p, q) = (rng.next() as u16, rng.next() as u16);
+            cases.push((Ipv4Addr::from(a).into(), p, Ipv4Addr::from(b).into(), q));
+        }
+        let v6 = IpAddr::from(Ipv6Addr::from(u128::MAX - 5));
+        cases.push((v6, 1, Ipv4Addr::new(10, 0, 0, 1).into(), 2));
+        cases.push((Ipv4Addr::new(10, 0, 0, 1).into(), 2, v6, 1));
+        cases.push((v6, 1, IpAddr::from(Ipv6Addr::LOCALHOST), 1));
+        for (src, sp, dst, dp) in cases {
+            assert_eq!(
+                StreamKey::of(src, sp, dst, dp),
+                StreamKey::of_general(src, sp, dst, dp),
+                "{src}:{sp} -> {dst}:{dp}"
+            );
+        }
     }
 
     /// Forwards the tracker's messages to both sets.

@@ -465,7 +465,33 @@ impl Connection {
 
     /// Feed one segment sent in `direction`. Messages it completes are passed to `visitor` before
     /// this returns.
+    #[inline(never)]
     pub fn on_segment<V: Visitor>(
+        &mut self,
+        direction: Direction,
+        segment: &Segment<'_>,
+        visitor: &mut V,
+    ) {
+        self.on_segment_with::<V, true>(direction, segment, visitor);
+    }
+
+    /// [`Connection::on_segment`] without the half streams' in-order fast path: every segment
+    /// through the general reassembly path. For tests and the fuzz target, which check that both
+    /// give the same messages, findings and counters.
+    #[doc(hidden)]
+    pub fn on_segment_general<V: Visitor>(
+        &mut self,
+        direction: Direction,
+        segment: &Segment<'_>,
+        visitor: &mut V,
+    ) {
+        self.on_segment_with::<V, false>(direction, segment, visitor);
+    }
+
+    /// Inlined into the tracker, so that the common segment (ACK, in order, no RST, nothing held
+    /// out of order) costs a few tests; the rare work is out of line.
+    #[inline(always)]
+    fn on_segment_with<V: Visitor, const FAST: bool>(
         &mut self,
         direction: Direction,
         segment: &Segment<'_>,
@@ -495,7 +521,7 @@ impl Connection {
             visitor: &mut *visitor,
             direction,
         };
-        self.streams[direction.index()].on_segment(
+        self.streams[direction.index()].on_segment::<FAST>(
             segment,
             &self.config,
             &self.budget,
@@ -503,22 +529,40 @@ impl Connection {
         );
         if segment.rst {
             // RST aborts both directions.
-            let peer = direction.opposite();
-            let mut dispatch = Dispatch {
-                state: &mut self.state,
-                visitor,
-                direction: peer,
-            };
-            self.streams[peer.index()].finish(
-                segment.packet,
-                segment.ts_ns,
-                &self.config,
-                &self.budget,
-                &mut dispatch,
-            );
+            self.abort_peer(direction, segment, visitor);
             return;
         }
         // Capture time drives the out-of-order wait, in both directions.
+        if self.streams[0].holds_out_of_order() || self.streams[1].holds_out_of_order() {
+            self.expire(segment, visitor);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn abort_peer<V: Visitor>(
+        &mut self,
+        direction: Direction,
+        segment: &Segment<'_>,
+        visitor: &mut V,
+    ) {
+        let peer = direction.opposite();
+        let mut dispatch = Dispatch {
+            state: &mut self.state,
+            visitor,
+            direction: peer,
+        };
+        self.streams[peer.index()].finish(
+            segment.packet,
+            segment.ts_ns,
+            &self.config,
+            &self.budget,
+            &mut dispatch,
+        );
+    }
+
+    #[inline(never)]
+    fn expire<V: Visitor>(&mut self, segment: &Segment<'_>, visitor: &mut V) {
         for d in [Direction::ToServer, Direction::ToClient] {
             let mut dispatch = Dispatch {
                 state: &mut self.state,

@@ -475,6 +475,29 @@ impl Connection {
         self.on_segment_with::<V, true>(direction, segment, visitor);
     }
 
+    /// The commonest segment, handled before a [`Segment`] is even built: an ACK (no payload, no
+    /// SYN, FIN or RST) in order, acknowledging nothing unseen, with no out-of-order data held in
+    /// either direction. It only counts the segment and moves the stream's clock; returns `false`
+    /// (having done nothing) for any other, which the caller then passes to
+    /// [`Connection::on_segment`]. 57 % of the 1M bench file's packets are pure ACKs.
+    #[doc(hidden)]
+    #[inline]
+    pub fn on_pure_ack(
+        &mut self,
+        direction: Direction,
+        seq: u32,
+        ack: Option<u32>,
+        packet: u64,
+        ts_ns: i64,
+    ) -> bool {
+        let [to_server, to_client] = &mut self.streams;
+        let (own, peer) = match direction {
+            Direction::ToServer => (to_server, &*to_client),
+            Direction::ToClient => (to_client, &*to_server),
+        };
+        own.pure_ack(peer, seq, ack, packet, ts_ns)
+    }
+
     /// [`Connection::on_segment`] without the half streams' in-order fast path: every segment
     /// through the general reassembly path. For tests and the fuzz target, which check that both
     /// give the same messages, findings and counters.

@@ -67,9 +67,10 @@ pub fn replay_stream_with<V: Visitor>(
             packet,
             ts_ns: packet as i64,
         };
+        let plain = !(segment.syn | segment.fin | segment.rst) && payload.is_empty();
         if general {
             conn.on_segment_general(direction, &segment, visitor);
-        } else {
+        } else if !(plain && conn.on_pure_ack(direction, seq, segment.ack, packet, packet as i64)) {
             conn.on_segment(direction, &segment, visitor);
         }
         next[d] = seq

@@ -576,18 +576,52 @@ impl HalfStream {
         budget: &MemoryBudget,
         out: &mut impl Deliver,
     ) {
+        // Nearly always nothing was lost: the first round of the loop below, inline.
+        if let Some(ack) = self.acked_unseen(ack) {
+            self.declare_acked_gaps(ack, packet, ts_ns, cfg, budget, out)
+        }
+    }
+
+    /// `ack` clamped to the FIN, when it acknowledges data this direction has not seen (that is,
+    /// when [`HalfStream::on_peer_ack`] has anything to do).
+    #[inline(always)]
+    fn acked_unseen(&self, ack: u32) -> Option<u32> {
         // The FIN's sequence number is acknowledged but carries no data.
         let ack = match self.fin_seq {
             Some(fin) if (ack.wrapping_sub(fin) as i32) > 0 => fin,
             _ => ack,
         };
-        // Nearly always nothing was lost: the first round of the loop below, inline.
         match self.next_seq {
-            Some(next) if !self.finished && (ack.wrapping_sub(next) as i32) > 0 => {
-                self.declare_acked_gaps(ack, packet, ts_ns, cfg, budget, out)
-            }
-            _ => {}
+            Some(next) if !self.finished && (ack.wrapping_sub(next) as i32) > 0 => Some(ack),
+            _ => None,
         }
+    }
+
+    /// The segment without payload nor SYN/FIN/RST that [`Connection::on_pure_ack`] handles: when
+    /// it is in order on this direction (`self`), acknowledges nothing unseen of the other
+    /// (`peer`), and neither holds out-of-order data (so nothing expires), all it does is count
+    /// the segment and move the clock. Returns whether it was such a segment (and was counted).
+    ///
+    /// [`Connection::on_pure_ack`]: crate::Connection
+    #[inline(always)]
+    pub(crate) fn pure_ack(
+        &mut self,
+        peer: &HalfStream,
+        seq: u32,
+        ack: Option<u32>,
+        packet: u64,
+        ts_ns: i64,
+    ) -> bool {
+        let quiet = self.next_seq == Some(seq)
+            && self.ooo.is_empty()
+            && peer.ooo.is_empty()
+            && !(self.finished | self.fin_seen)
+            && ack.is_none_or(|ack| peer.acked_unseen(ack).is_none());
+        if quiet {
+            self.stats.segments += 1;
+            self.set_now(packet, ts_ns);
+        }
+        quiet
     }
 
     /// [`HalfStream::on_peer_ack`] once data is known to be missing (`ack` clamped to the FIN).

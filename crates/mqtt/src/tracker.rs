@@ -219,8 +219,13 @@ impl Tracker {
         let src = (ip.src, src_port);
         let dst = (ip.dst, dst_port);
         let (pair, src_lo) = Pair::new(src, dst);
+        #[cfg(test)]
+        let general = self.general;
+        #[cfg(not(test))]
+        let general = false;
         let syn = flags.has(TcpFlags::SYN);
-        let segment = Segment {
+        let is_client_syn = syn && !flags.has(TcpFlags::ACK);
+        let segment = || Segment {
             seq,
             syn,
             fin: flags.has(TcpFlags::FIN),
@@ -230,11 +235,6 @@ impl Tracker {
             packet: packet.frame.number,
             ts_ns: packet.frame.ts_ns,
         };
-        let is_client_syn = syn && !flags.has(TcpFlags::ACK);
-        #[cfg(test)]
-        let general = self.general;
-        #[cfg(not(test))]
-        let general = false;
         let mut reused = false;
         // A packet of a known connection: one look-up, from either direction.
         if let Some(entry) = self.conns.get_mut(&pair) {
@@ -246,6 +246,23 @@ impl Tracker {
             } else {
                 Direction::ToClient
             };
+            // A pure ACK, in order and telling nothing new (57 % of the 1M bench file's
+            // packets): counted without building a `Segment` or entering the connection's
+            // general code (`Connection::on_pure_ack`). It cannot end the connection.
+            if packet.payload.is_empty()
+                && !flags.has(TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST)
+                && !general
+                && entry.conn.on_pure_ack(
+                    direction,
+                    seq,
+                    flags.has(TcpFlags::ACK).then_some(ack),
+                    packet.frame.number,
+                    packet.frame.ts_ns,
+                )
+            {
+                self.stats.segments += 1;
+                return true;
+            }
             let client_syn = (is_client_syn && direction == Direction::ToServer).then_some(seq);
             // Port reuse: a client SYN with another initial sequence number starts a new
             // connection (below).
@@ -256,9 +273,11 @@ impl Tracker {
                     entry.client_isn = client_syn;
                 }
                 if general {
-                    entry.conn.on_segment_general(direction, &segment, visitor);
+                    entry
+                        .conn
+                        .on_segment_general(direction, &segment(), visitor);
                 } else {
-                    entry.conn.on_segment(direction, &segment, visitor);
+                    entry.conn.on_segment(direction, &segment(), visitor);
                 }
                 self.stats.segments += 1;
                 if entry.conn.is_closed() {
@@ -319,9 +338,11 @@ impl Tracker {
             client_isn: client_syn,
         };
         if general {
-            entry.conn.on_segment_general(direction, &segment, visitor);
+            entry
+                .conn
+                .on_segment_general(direction, &segment(), visitor);
         } else {
-            entry.conn.on_segment(direction, &segment, visitor);
+            entry.conn.on_segment(direction, &segment(), visitor);
         }
         self.stats.segments += 1;
         if entry.conn.is_closed() {

@@ -1091,6 +1091,16 @@ fn hostile_segments(seed: u64) -> Vec<u8> {
         let from = at[dir].min(streams[dir].len());
         let chunk = &streams[dir][from..(from + len).min(streams[dir].len())];
         at[dir] = from + chunk.len();
+        if shift == 0 && !chunk.is_empty() && control & 0x0e == 0 && rng.below(40) == 0 {
+            // A hole that only time closes: early data, then a long quiet stretch of pure ACKs
+            // (no ACK numbers) from the other side, during which `max_ooo_wait_ns` expires.
+            out.extend([control & 1, 5, chunk.len() as u8]);
+            out.extend_from_slice(chunk);
+            for _ in 0..rng.below(100) {
+                out.extend([(control & 1) ^ 1, 0, 0]);
+            }
+            continue;
+        }
         if shift == 0 && chunk.len() >= 2 && control & 0x0e == 0 && rng.below(6) == 0 {
             // Reordered: the second part first (held), then the first part in order, which
             // drains it; the next segment resumes after both.

@@ -465,7 +465,56 @@ impl Connection {
 
     /// Feed one segment sent in `direction`. Messages it completes are passed to `visitor` before
     /// this returns.
+    #[inline(never)]
     pub fn on_segment<V: Visitor>(
+        &mut self,
+        direction: Direction,
+        segment: &Segment<'_>,
+        visitor: &mut V,
+    ) {
+        self.on_segment_with::<V, true>(direction, segment, visitor);
+    }
+
+    /// The commonest segment, handled before a [`Segment`] is even built: an ACK (no payload, no
+    /// SYN, FIN or RST) in order, acknowledging nothing unseen, with no out-of-order data held in
+    /// either direction. It only counts the segment and moves the stream's clock; returns `false`
+    /// (having done nothing) for any other, which the caller then passes to
+    /// [`Connection::on_segment`]. 57 % of the 1M bench file's packets are pure ACKs.
+    #[doc(hidden)]
+    #[inline]
+    pub fn on_pure_ack(
+        &mut self,
+        direction: Direction,
+        seq: u32,
+        ack: Option<u32>,
+        packet: u64,
+        ts_ns: i64,
+    ) -> bool {
+        let [to_server, to_client] = &mut self.streams;
+        let (own, peer) = match direction {
+            Direction::ToServer => (to_server, &*to_client),
+            Direction::ToClient => (to_client, &*to_server),
+        };
+        own.pure_ack(peer, seq, ack, packet, ts_ns)
+    }
+
+    /// [`Connection::on_segment`] without the half streams' in-order fast path: every segment
+    /// through the general reassembly path. For tests and the fuzz target, which check that both
+    /// give the same messages, findings and counters.
+    #[doc(hidden)]
+    pub fn on_segment_general<V: Visitor>(
+        &mut self,
+        direction: Direction,
+        segment: &Segment<'_>,
+        visitor: &mut V,
+    ) {
+        self.on_segment_with::<V, false>(direction, segment, visitor);
+    }
+
+    /// Inlined into the tracker, so that the common segment (ACK, in order, no RST, nothing held
+    /// out of order) costs a few tests; the rare work is out of line.
+    #[inline(always)]
+    fn on_segment_with<V: Visitor, const FAST: bool>(
         &mut self,
         direction: Direction,
         segment: &Segment<'_>,
@@ -495,7 +544,7 @@ impl Connection {
             visitor: &mut *visitor,
             direction,
         };
-        self.streams[direction.index()].on_segment(
+        self.streams[direction.index()].on_segment::<FAST>(
             segment,
             &self.config,
             &self.budget,
@@ -503,22 +552,40 @@ impl Connection {
         );
         if segment.rst {
             // RST aborts both directions.
-            let peer = direction.opposite();
-            let mut dispatch = Dispatch {
-                state: &mut self.state,
-                visitor,
-                direction: peer,
-            };
-            self.streams[peer.index()].finish(
-                segment.packet,
-                segment.ts_ns,
-                &self.config,
-                &self.budget,
-                &mut dispatch,
-            );
+            self.abort_peer(direction, segment, visitor);
             return;
         }
         // Capture time drives the out-of-order wait, in both directions.
+        if self.streams[0].holds_out_of_order() || self.streams[1].holds_out_of_order() {
+            self.expire(segment, visitor);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn abort_peer<V: Visitor>(
+        &mut self,
+        direction: Direction,
+        segment: &Segment<'_>,
+        visitor: &mut V,
+    ) {
+        let peer = direction.opposite();
+        let mut dispatch = Dispatch {
+            state: &mut self.state,
+            visitor,
+            direction: peer,
+        };
+        self.streams[peer.index()].finish(
+            segment.packet,
+            segment.ts_ns,
+            &self.config,
+            &self.budget,
+            &mut dispatch,
+        );
+    }
+
+    #[inline(never)]
+    fn expire<V: Visitor>(&mut self, segment: &Segment<'_>, visitor: &mut V) {
         for d in [Direction::ToServer, Direction::ToClient] {
             let mut dispatch = Dispatch {
                 state: &mut self.state,

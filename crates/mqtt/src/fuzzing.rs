@@ -2,7 +2,8 @@
 //! and the crash regressions in `tests/fuzz_regressions.rs`, so a crash replays exactly as it was
 //! found. Not part of the stable API.
 
-use crate::connection::{Connection, Visitor};
+use crate::connection::{Connection, ConnectionStats, Visitor};
+use crate::finding::FindingCounts;
 use crate::stream::{Direction, MemoryBudget, ReassemblyConfig, Segment};
 
 /// Replays `data` as one two-direction connection: a list of segments, each
@@ -14,6 +15,17 @@ use crate::stream::{Direction, MemoryBudget, ReassemblyConfig, Segment};
 /// the first crashes were found). Small caps make every limit reachable. Panics when a memory
 /// invariant breaks.
 pub fn replay_stream<V: Visitor>(data: &[u8], acks: bool, visitor: &mut V) {
+    replay_stream_with(data, acks, false, visitor);
+}
+
+/// [`replay_stream`], through [`Connection::on_segment_general`] (no in-order fast path) when
+/// `general`; returns the connection's counters and findings, so that both paths can be compared.
+pub fn replay_stream_with<V: Visitor>(
+    data: &[u8],
+    acks: bool,
+    general: bool,
+    visitor: &mut V,
+) -> (ConnectionStats, FindingCounts) {
     let budget = MemoryBudget::new(4096);
     let config = ReassemblyConfig {
         max_message_len: 512,
@@ -55,7 +67,12 @@ pub fn replay_stream<V: Visitor>(data: &[u8], acks: bool, visitor: &mut V) {
             packet,
             ts_ns: packet as i64,
         };
-        conn.on_segment(direction, &segment, visitor);
+        let plain = !(segment.syn | segment.fin | segment.rst) && payload.is_empty();
+        if general {
+            conn.on_segment_general(direction, &segment, visitor);
+        } else if !(plain && conn.on_pure_ack(direction, seq, segment.ack, packet, packet as i64)) {
+            conn.on_segment(direction, &segment, visitor);
+        }
         next[d] = seq
             .wrapping_add(payload.len() as u32)
             .wrapping_add(segment.syn as u32);
@@ -64,6 +81,8 @@ pub fn replay_stream<V: Visitor>(data: &[u8], acks: bool, visitor: &mut V) {
     }
     conn.finish(packet + 1, 0, visitor);
     assert_eq!(conn.buffered(), 0);
+    let result = (conn.stats(), conn.findings().clone());
     drop(conn);
     assert_eq!(budget.used(), 0);
+    result
 }

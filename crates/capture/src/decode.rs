@@ -254,7 +254,124 @@ fn fail<'a>(mut p: Packet<'a>, layer: Layer, reason: &'static str) -> Packet<'a>
 }
 
 /// Decodes a frame. Never panics; what cannot be decoded is reported in [`Packet::error`].
+///
+/// Inlined into the caller, which gets the usual frame (IPv4 + TCP, not a fragment, behind an
+/// Ethernet or Linux cooked header) from [`ipv4_tcp_fast`] and the field reads below; every
+/// other frame takes [`decode_general`], out of line. decode was 216 M instructions on the 1M
+/// bench file (215 a packet, 61 of them copies of the ~180-byte `Packet`), now ~113 M.
+#[inline(always)]
 pub fn decode(frame: Frame<'_>) -> Packet<'_> {
+    let Some(Ipv4Tcp {
+        ip: h,
+        tcp: t,
+        tcp_header_len,
+        payload,
+        truncated,
+    }) = ipv4_tcp_fast(frame)
+    else {
+        return decode_general(frame);
+    };
+    let total_len = u16::from_be_bytes([h[2], h[3]]);
+    let flags_frag = u16::from_be_bytes([h[6], h[7]]);
+    Packet {
+        frame,
+        network: Network::Ipv4,
+        ip: Some(IpHeader {
+            version: IpVersion::V4,
+            src: IpAddr::V4(Ipv4Addr::new(h[12], h[13], h[14], h[15])),
+            dst: IpAddr::V4(Ipv4Addr::new(h[16], h[17], h[18], h[19])),
+            ttl: h[8],
+            total_len: u32::from(total_len),
+            df: flags_frag & 0x4000 != 0,
+            mf: false,
+            rb: flags_frag & 0x8000 != 0,
+            id: u32::from(u16::from_be_bytes([h[4], h[5]])),
+            fragment_offset: 0,
+            protocol: PROTO_TCP,
+            fragment: false,
+        }),
+        transport: Transport::Tcp {
+            src_port: u16::from_be_bytes([t[0], t[1]]),
+            dst_port: u16::from_be_bytes([t[2], t[3]]),
+            seq: u32::from_be_bytes([t[4], t[5], t[6], t[7]]),
+            ack: u32::from_be_bytes([t[8], t[9], t[10], t[11]]),
+            flags: TcpFlags((u16::from(t[12] & 0x0F) << 8) | u16::from(t[13])),
+            window: u16::from_be_bytes([t[14], t[15]]),
+            header_len: tcp_header_len,
+        },
+        payload,
+        truncated,
+        error: None,
+    }
+}
+
+/// What [`ipv4_tcp_fast`] found: the IPv4 and TCP headers' fixed parts, the TCP header length,
+/// the TCP payload, and whether the IP packet goes past the capture.
+struct Ipv4Tcp<'a> {
+    ip: &'a [u8; IPV4_MIN_HEADER_LEN],
+    tcp: &'a [u8; TCP_MIN_HEADER_LEN],
+    tcp_header_len: u8,
+    payload: &'a [u8],
+    truncated: bool,
+}
+
+/// The checks of [`decode_general`] for the usual frame: Ethernet (no VLAN tag), Linux cooked
+/// v1 or v2 carrying IPv4, a valid IPv4 header that is not a fragment, and a whole TCP header.
+/// `None` for anything else (nothing is reported: the general path then decodes the frame and
+/// says what was wrong). It reads the same fields under the same checks as the general path, so
+/// the two agree on every frame it accepts (`tests::fast_path_agrees_with_the_general_path*`).
+#[inline(always)]
+fn ipv4_tcp_fast(frame: Frame<'_>) -> Option<Ipv4Tcp<'_>> {
+    let data = frame.data;
+    let net = match frame.link_type {
+        LinkType::LINUX_SLL if be_u16(data, SLL_PROTOCOL_OFFSET)? == ETHERTYPE_IPV4 => {
+            data.get(SLL_HEADER_LEN..)?
+        }
+        LinkType::ETHERNET if be_u16(data, ETHERTYPE_OFFSET)? == ETHERTYPE_IPV4 => {
+            data.get(ETHERNET_HEADER_LEN..)?
+        }
+        LinkType::LINUX_SLL2 if be_u16(data, SLL2_PROTOCOL_OFFSET)? == ETHERTYPE_IPV4 => {
+            data.get(SLL2_HEADER_LEN..)?
+        }
+        _ => return None,
+    };
+    let h: &[u8; IPV4_MIN_HEADER_LEN] = net.get(..IPV4_MIN_HEADER_LEN)?.try_into().ok()?;
+    let header_len = usize::from(h[0] & 0x0F) * 4;
+    let total_len = u16::from_be_bytes([h[2], h[3]]);
+    let flags_frag = u16::from_be_bytes([h[6], h[7]]);
+    // Version 4, no fragment (MF clear, offset 0), TCP, header length at least 20 and within the
+    // capture, total length 0 (to the end) or at least the header length.
+    if h[0] >> 4 != 4
+        || flags_frag & 0x3FFF != 0
+        || h[9] != PROTO_TCP
+        || header_len < IPV4_MIN_HEADER_LEN
+        || net.len() < header_len
+        || (total_len != 0 && usize::from(total_len) < header_len)
+    {
+        return None;
+    }
+    let end = match usize::from(total_len) {
+        0 => net.len(),
+        n => n.min(net.len()),
+    };
+    let tcp = net.get(header_len..end)?;
+    let t: &[u8; TCP_MIN_HEADER_LEN] = tcp.get(..TCP_MIN_HEADER_LEN)?.try_into().ok()?;
+    let tcp_header_len = usize::from(t[12] >> 4) * 4;
+    if tcp_header_len < TCP_MIN_HEADER_LEN {
+        return None;
+    }
+    Some(Ipv4Tcp {
+        ip: h,
+        tcp: t,
+        tcp_header_len: tcp_header_len as u8,
+        payload: tcp.get(tcp_header_len..)?,
+        truncated: usize::from(total_len) > net.len(),
+    })
+}
+
+/// Decodes any frame (see [`decode`]).
+#[inline(never)]
+fn decode_general(frame: Frame<'_>) -> Packet<'_> {
     let data = frame.data;
     let mut packet = Packet::bare(frame);
     let (ether_type, net) = match frame.link_type {
@@ -889,6 +1006,133 @@ mod tests {
         assert_eq!(
             p.error.unwrap().to_string(),
             "transport: truncated TCP header"
+        );
+    }
+
+    /// `decode` (its fast path) against the general path on `frame`; whether the fast path
+    /// took the frame.
+    fn fast_agrees(frame: Frame<'_>) -> bool {
+        let general = format!("{:?}", decode_general(frame));
+        assert_eq!(
+            format!("{:?}", decode(frame)),
+            general,
+            "{:?} frame {:02x?}",
+            frame.link_type,
+            frame.data
+        );
+        ipv4_tcp_fast(frame).is_some()
+    }
+
+    #[test]
+    fn fast_path_agrees_with_the_general_path_on_hostile_frames() {
+        let mut ips = vec![
+            ipv4_tcp(false, 0x00, 0x18, b"\x30\x05\x00\x01tabc"),
+            ipv4_tcp(true, 0x0F, 0xFF, b""),
+        ];
+        // Total length 0 (offload: to the end of the capture), and one past the capture.
+        let mut zero = ipv4_tcp(false, 0x01, 0x02, b"xyz");
+        zero[2..4].copy_from_slice(&[0, 0]);
+        ips.push(zero);
+        let mut long = ipv4_tcp(false, 0x00, 0x10, b"xyz");
+        long[3] += 9;
+        ips.push(long);
+        // TCP options (data offset 6).
+        let mut opts = ipv4_tcp(false, 0x00, 0x10, b"\x01\x01\x01\x00data");
+        opts[20 + 12] = 0x60;
+        ips.push(opts);
+        let mut frames = Vec::new();
+        for ip in &ips {
+            let mut eth = vec![0u8; 12];
+            eth.extend_from_slice(&[0x08, 0x00]);
+            frames.push((LinkType::ETHERNET, [&eth[..], ip].concat()));
+            let mut vlan = vec![0u8; 12];
+            vlan.extend_from_slice(&[0x81, 0x00, 0x00, 0x07, 0x08, 0x00]);
+            frames.push((LinkType::ETHERNET, [&vlan[..], ip].concat()));
+            let mut sll = vec![0u8; 14];
+            sll[2..4].copy_from_slice(&772u16.to_be_bytes());
+            sll.extend_from_slice(&[0x08, 0x00]);
+            frames.push((LinkType::LINUX_SLL, [&sll[..], ip].concat()));
+            let mut sll2 = vec![0x08, 0x00];
+            sll2.extend_from_slice(&[0u8; 18]);
+            frames.push((LinkType::LINUX_SLL2, [&sll2[..], ip].concat()));
+            frames.push((LinkType::RAW, ip.clone()));
+        }
+        let (mut taken, mut compared) = (0u64, 0u64);
+        let mut check = |lt: LinkType, data: &[u8]| {
+            compared += 1;
+            taken += u64::from(fast_agrees(frame(lt, data)));
+        };
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for (lt, data) in &frames {
+            // Every truncation.
+            for len in 0..=data.len() {
+                check(*lt, &data[..len]);
+            }
+            // Every byte set to values that cross each check (versions, lengths, flags,
+            // protocol numbers, EtherTypes).
+            for at in 0..data.len() {
+                for v in [
+                    0x00, 0xFF, 0x01, 0x04, 0x06, 0x11, 0x20, 0x40, 0x45, 0x4F, 0x50, 0x80,
+                ]
+                .into_iter()
+                .chain([data[at] ^ 0x01, data[at] ^ 0x10, data[at] ^ 0x80])
+                {
+                    let mut d = data.clone();
+                    d[at] = v;
+                    check(*lt, &d);
+                }
+            }
+            // Random multi-byte damage, sometimes truncated.
+            for _ in 0..2000 {
+                let mut d = data.clone();
+                for _ in 0..1 + next() % 4 {
+                    let at = (next() % d.len() as u64) as usize;
+                    d[at] = next() as u8;
+                }
+                if next() % 4 == 0 {
+                    d.truncate((next() % d.len() as u64) as usize);
+                }
+                check(*lt, &d);
+            }
+        }
+        // The fast path must have taken a good share (else this compares nothing) and left
+        // the rest to the general path.
+        assert!(
+            taken > 20_000 && compared - taken > 20_000,
+            "{taken} of {compared}"
+        );
+    }
+
+    #[test]
+    fn fast_path_agrees_with_the_general_path_on_the_shared_captures() {
+        use std::path::Path;
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+        if !root.is_dir() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "shared data missing in CI"
+            );
+            return;
+        }
+        let list = include_str!("../tests/reference/expected.tsv");
+        let (mut frames, mut taken) = (0u64, 0u64);
+        for line in list.lines().filter(|l| !l.starts_with('#')) {
+            let path = root.join(line.split('\t').next().unwrap());
+            let mut r = crate::open(path.to_str().unwrap(), Default::default()).unwrap();
+            while let Some(f) = r.next_frame().unwrap() {
+                frames += 1;
+                taken += u64::from(fast_agrees(f));
+            }
+        }
+        assert!(
+            taken > frames / 2,
+            "fast path took {taken} of {frames} frames"
         );
     }
 

@@ -102,6 +102,7 @@ pub struct Interface {
 }
 
 impl Interface {
+    #[inline(always)]
     fn timestamp_ns(&self, ts: u64) -> i64 {
         // Fast path for the usual micro- and nanosecond resolutions without 128-bit division.
         if self.ts_offset_s == 0 {
@@ -119,6 +120,11 @@ impl Interface {
                 _ => {}
             }
         }
+        self.timestamp_ns_general(ts)
+    }
+
+    #[inline(never)]
+    fn timestamp_ns_general(&self, ts: u64) -> i64 {
         let units = u128::from(self.ts_units_per_sec.max(1));
         let ts = u128::from(ts);
         let ns = (ts / units) * 1_000_000_000 + (ts % units) * 1_000_000_000 / units;
@@ -251,6 +257,12 @@ impl<R: Read> CaptureReader<R> {
 
     /// The next packet, `Ok(None)` at the end of the input. After an error the reader is
     /// finished and returns `Ok(None)`.
+    ///
+    /// Inlined into the caller's loop with the fast paths and the usual timestamp conversion,
+    /// the general paths out of line: the calls' entries and exits and the copies of the frame
+    /// through them cost about as much as the fast path's checks (next_frame was 142 M
+    /// instructions on the 1M bench file, now ~72 M; all four sets 3.177 G -> 3.141 G).
+    #[inline(always)]
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, ReadError> {
         if self.done {
             return Ok(None);
@@ -272,12 +284,18 @@ impl<R: Read> CaptureReader<R> {
             State::PcapNg { big_endian: false } => self.enhanced_packet_fast::<false>(),
             State::PcapNg { big_endian: true } => self.enhanced_packet_fast::<true>(),
         };
-        if let Some((range, meta)) = fast {
-            return Ok(Some(Frame {
-                data: &self.buf[range],
+        match fast {
+            Some((range, meta)) => Ok(Some(Frame {
+                data: self.buf.get(range).unwrap_or_default(),
                 ..meta
-            }));
+            })),
+            None => self.next_frame_general(),
         }
+    }
+
+    /// [`CaptureReader::next_frame`] past its fast paths.
+    #[inline(never)]
+    fn next_frame_general(&mut self) -> Result<Option<Frame<'_>>, ReadError> {
         let result = match self.state {
             State::Pcap { .. } => self.next_pcap_record(),
             State::PcapNg { .. } => self.next_pcapng_packet(),
@@ -510,7 +528,7 @@ impl<R: Read> CaptureReader<R> {
     /// [`CaptureReader::next_pcapng_packet`] for the usual block: an Enhanced Packet Block of the
     /// current section, whole in the buffer, with valid lengths, a known interface and a
     /// captured length within the limit. `None`, consuming nothing, for anything else.
-    #[inline]
+    #[inline(always)]
     fn enhanced_packet_fast<const BE: bool>(
         &mut self,
     ) -> Option<(std::ops::Range<usize>, Frame<'static>)> {

@@ -902,9 +902,9 @@ impl Clock {
     fn put_quoted<const N: usize>(&mut self, ts_ns: i64, row: &mut Cursor<'_, N>) {
         let micros = self.set_second(ts_ns);
         row.put_padded(&self.quoted);
-        let mut end = [b'"'; 8];
-        end[..6].copy_from_slice(&six_digits(micros));
-        row.put(&end, 7);
+        // The six digits, the closing quote, one byte of padding: one 8-byte copy.
+        let end = six_digits_word(micros) | u64::from(b'"') << 48;
+        row.put(&end.to_le_bytes(), 7);
     }
 
     /// Makes `quoted` the text of the timestamp's second; returns its microseconds.
@@ -1047,11 +1047,39 @@ fn two_digits(v: u32) -> [u8; 2] {
 /// The six digits of `micros` (at most 999,999).
 #[inline]
 fn six_digits(micros: u32) -> [u8; 6] {
-    let digits = eight_digits(micros.min(999_999)).to_le_bytes();
+    let digits = six_digits_word(micros).to_le_bytes();
     [
-        digits[2], digits[3], digits[4], digits[5], digits[6], digits[7],
+        digits[0], digits[1], digits[2], digits[3], digits[4], digits[5],
     ]
 }
+
+/// The six digits of `micros` (at most 999,999) in the low six bytes (memory order), the top two
+/// zero: two look-ups in a table of three-digit groups. Every row has its microseconds, and the
+/// SWAR [`eight_digits`] took ~25 instructions of them: the whole command was 2,903 M
+/// instructions on the 1M bench file, now 2,880 M (`PacketSet::end_packet` 434 M -> 413 M).
+#[inline(always)]
+fn six_digits_word(micros: u32) -> u64 {
+    let micros = micros.min(999_999);
+    let high = THREE_DIGITS[(micros / 1000) as usize];
+    let low = THREE_DIGITS[(micros % 1000) as usize];
+    u64::from(u32::from_le_bytes(high)) | u64::from(u32::from_le_bytes(low)) << 24
+}
+
+/// The three digits of each value below 1000, zero-padded, then a zero byte.
+static THREE_DIGITS: [[u8; 4]; 1000] = {
+    let mut table = [[0u8; 4]; 1000];
+    let mut v = 0;
+    while v < 1000 {
+        table[v] = [
+            b'0' + (v / 100) as u8,
+            b'0' + (v / 10 % 10) as u8,
+            b'0' + (v % 10) as u8,
+            0,
+        ];
+        v += 1;
+    }
+    table
+};
 
 /// [`Clock::sniff_time`] for `0 <= second < 2^32` without text: the double nearest to
 /// `second.nanos` (ties to even, as a correctly rounded `float()` of the decimal) is `second` plus

@@ -18,8 +18,8 @@ use std::sync::Arc;
 
 use crate::codec::header::parse_fixed_header;
 use crate::codec::{
-    parse_message, parse_plain_publish, Decoded, FixedHeader, HeaderError, Message, Packet,
-    ParseOptions, ProtocolVersion, TooLarge, DEFAULT_MAX_MESSAGE_LEN,
+    parse_message, parse_plain_publish, parse_small_fixed, Decoded, FixedHeader, HeaderError,
+    Message, Packet, ParseOptions, ProtocolVersion, TooLarge, DEFAULT_MAX_MESSAGE_LEN,
 };
 use crate::finding::FindingKind;
 
@@ -879,6 +879,12 @@ impl HalfStream {
             // The commonest message, built here and lent to `out` without passing through
             // `Decoded` (same result as `parse_message`: see `parse_plain_publish`).
             if let Some((message, consumed)) = parse_plain_publish(data, &options) {
+                out.message(packet, self.now_packet, self.now_ts_ns, &message);
+                data = &data[consumed..];
+                continue;
+            }
+            // The small fixed-size messages likewise (see `parse_small_fixed`).
+            if let Some((message, consumed)) = parse_small_fixed(data, &options) {
                 out.message(packet, self.now_packet, self.now_ts_ns, &message);
                 data = &data[consumed..];
                 continue;

@@ -713,6 +713,90 @@ mod tests {
         assert!(messages > 50_000, "{messages} messages");
     }
 
+    /// Every message of the shared captures, through the small fixed-size message shortcut
+    /// (`codec::parse_small_fixed`) and through the general parser, at every protocol level and
+    /// as the start of a longer input: where the shortcut answers, it answers the same.
+    #[test]
+    fn small_fixed_shortcut_matches_the_general_parser_on_the_shared_captures() {
+        use crate::codec::{parse_message_general, parse_small_fixed, Decoded, ParseOptions};
+        #[derive(Default)]
+        struct Frames(Vec<Vec<u8>>);
+        impl Visitor for Frames {
+            fn on_message(&mut self, e: &crate::MessageEvent<'_>) {
+                if let Some(m) = e.message {
+                    self.0.push(m.frame.to_vec());
+                }
+            }
+        }
+        let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+        let mut files = Vec::new();
+        let mut dirs = vec![data];
+        while let Some(dir) = dirs.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.to_string_lossy().contains(".pcap") {
+                    files.push(path);
+                }
+            }
+        }
+        assert!(
+            files.len() >= 40,
+            "shared captures missing: {}",
+            files.len()
+        );
+        let (mut messages, mut taken) = (0, 0);
+        let mut seen = std::collections::HashSet::new();
+        for file in &files {
+            let name = file.to_string_lossy().into_owned();
+            let mut reader = mqtt_ids_capture::open(&name, Default::default()).expect("opens");
+            let mut t = Tracker::new(TrackerConfig::default());
+            let mut frames = Frames::default();
+            let mut last = (0, 0);
+            while let Ok(Some(frame)) = reader.next_frame() {
+                let packet = decode(frame);
+                last = (packet.frame.number, packet.frame.ts_ns);
+                t.on_packet(&packet, &mut frames);
+            }
+            t.finish(last.0, last.1, &mut frames);
+            messages += frames.0.len();
+            for frame in frames.0 {
+                if !seen.insert(frame.clone()) {
+                    continue;
+                }
+                let mut longer = frame.clone();
+                longer.extend_from_slice(&[0x30, 0x00]);
+                for version in [
+                    None,
+                    Some(crate::codec::ProtocolVersion::V3_1),
+                    Some(crate::codec::ProtocolVersion::V3_1_1),
+                    Some(crate::codec::ProtocolVersion::V5),
+                ] {
+                    let o = ParseOptions {
+                        version,
+                        ..ParseOptions::default()
+                    };
+                    for input in [&frame[..], &longer[..]] {
+                        if let Some((message, consumed)) = parse_small_fixed(input, &o) {
+                            assert_eq!(
+                                Decoded::Parsed { message, consumed },
+                                parse_message_general(input, &o),
+                                "{name}: {input:02x?} {version:?}"
+                            );
+                            taken += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(messages > 50_000, "{messages} messages");
+        assert!(taken > 1_000, "{taken} distinct small messages taken");
+    }
+
     #[test]
     fn the_table_is_bounded_and_evictions_counted() {
         let mut t = Tracker::new(TrackerConfig {

@@ -867,6 +867,86 @@ fn publish_shortcut_equals_the_general_parser() {
     }
 }
 
+/// The small fixed-size message shortcut (`parse_small_fixed`) answers exactly what the general
+/// parser answers whenever it answers: every first byte (all types, all flags), remaining lengths
+/// around the 2-byte and empty bodies (and non-minimal ones), packet ids and CONNACK bytes at
+/// their edges, a following byte, every truncation, every protocol level and small caps on the
+/// message length. It must also take each of its cases (counted per first byte).
+#[test]
+fn small_fixed_shortcut_equals_the_general_parser() {
+    let fields = [0x00u8, 0x01, 0x02, 0x05, 0x7f, 0x80, 0xff];
+    let (mut cases, mut taken) = (0, std::collections::BTreeMap::new());
+    for first in 0..=0xffu8 {
+        for length in [
+            &[0x00u8][..],
+            &[0x01],
+            &[0x02],
+            &[0x03],
+            &[0x82, 0x00],
+            &[0x80, 0x00],
+        ] {
+            for a in fields {
+                for b in fields {
+                    for tail in [&[][..], &[0x30u8][..]] {
+                        let mut frame = vec![first];
+                        frame.extend_from_slice(length);
+                        frame.extend_from_slice(&[a, b]);
+                        frame.extend_from_slice(tail);
+                        for version in [None, V3, V4, V5] {
+                            let o = opts(version);
+                            for end in 0..=frame.len() {
+                                let input = &frame[..end];
+                                for max_message_len in [o.max_message_len, 1, 2, 3, 4] {
+                                    let o = ParseOptions {
+                                        max_message_len,
+                                        ..o
+                                    };
+                                    if let Some((message, consumed)) = parse_small_fixed(input, &o)
+                                    {
+                                        assert_eq!(
+                                            Decoded::Parsed { message, consumed },
+                                            parse_message_general(input, &o),
+                                            "{input:02x?} {version:?} {max_message_len}"
+                                        );
+                                        *taken.entry(first).or_insert(0) += 1;
+                                    }
+                                    cases += 1;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(cases > 1_000_000, "{cases}");
+    let firsts: Vec<u8> = taken.keys().copied().collect();
+    assert_eq!(
+        firsts,
+        [0x20, 0x40, 0x50, 0x62, 0x70, 0xc0, 0xd0, 0xe0],
+        "{taken:?}"
+    );
+    // The cases it takes are the clean ones the general path parses without a finding.
+    for bytes in [
+        &b"\x40\x02\x00\x01"[..],
+        b"\x50\x02\xff\xff",
+        b"\x62\x02\x01\x00",
+        b"\x70\x02\x00\x07",
+        b"\x20\x02\x01\x00",
+        b"\xc0\x00",
+        b"\xd0\x00",
+        b"\xe0\x00",
+    ] {
+        for version in [None, V3, V4, V5] {
+            let (message, consumed) = parse_small_fixed(bytes, &opts(version)).expect("taken");
+            assert_eq!(
+                (message.findings, consumed),
+                (FindingSet::EMPTY, bytes.len())
+            );
+        }
+    }
+}
+
 #[test]
 fn word_topic_check_matches_the_byte_loop() {
     let bytewise = |t: &[u8]| {

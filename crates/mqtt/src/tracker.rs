@@ -652,11 +652,9 @@ mod tests {
         }
     }
 
-    /// Every shared capture (../shared/data: MQTTset, Suricata's and Zeek's test captures)
-    /// through the tracker with the half streams' in-order fast path and without it: the same
-    /// messages, findings and counters, in the same order, attributed to the same packets.
-    #[test]
-    fn fast_path_matches_the_general_path_on_the_shared_captures() {
+    /// Every capture under ../shared/data (MQTTset, Suricata's and Zeek's test captures), sorted;
+    /// panics when fewer than 40 are there (the tests below must not pass on an empty list).
+    fn shared_captures() -> Vec<std::path::PathBuf> {
         let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
         let mut files = Vec::new();
         let mut dirs = vec![data];
@@ -679,6 +677,15 @@ mod tests {
             "shared captures missing: {}",
             files.len()
         );
+        files
+    }
+
+    /// Every shared capture (../shared/data: MQTTset, Suricata's and Zeek's test captures)
+    /// through the tracker with the half streams' in-order fast path and without it: the same
+    /// messages, findings and counters, in the same order, attributed to the same packets.
+    #[test]
+    fn fast_path_matches_the_general_path_on_the_shared_captures() {
+        let files = shared_captures();
         let mut messages = 0;
         for file in &files {
             let name = file.to_string_lossy().into_owned();
@@ -728,27 +735,7 @@ mod tests {
                 }
             }
         }
-        let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-        let mut files = Vec::new();
-        let mut dirs = vec![data];
-        while let Some(dir) = dirs.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else if path.to_string_lossy().contains(".pcap") {
-                    files.push(path);
-                }
-            }
-        }
-        assert!(
-            files.len() >= 40,
-            "shared captures missing: {}",
-            files.len()
-        );
+        let files = shared_captures();
         let (mut messages, mut taken) = (0, 0);
         let mut seen = std::collections::HashSet::new();
         for file in &files {

@@ -1052,33 +1052,9 @@ mod tests {
 
     #[test]
     fn flow_rows_from_kept_text_on_the_shared_captures() {
-        let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-        if !data.is_dir() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{} missing",
-                data.display()
-            );
-            eprintln!("skipping: {} not found", data.display());
+        let Some(captures) = crate::sets::shared_captures() else {
             return;
-        }
-        let mut captures = Vec::new();
-        let mut dirs = vec![data];
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(dir).unwrap().flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else if path
-                    .extension()
-                    .is_some_and(|e| e == "pcap" || e == "pcapng")
-                {
-                    captures.push(path);
-                }
-            }
-        }
-        captures.sort();
-        assert!(captures.len() >= 40, "{}", captures.len());
+        };
         let (mut rows, mut hits) = (0, 0);
         for (i, path) in captures.iter().enumerate() {
             // Capture mode, and timeout mode with a small table, in turn.

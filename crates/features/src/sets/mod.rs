@@ -97,3 +97,39 @@ impl SetKind {
         }
     }
 }
+
+/// Every capture under `../shared/data` (MQTTset, Suricata's and Zeek's test captures), sorted,
+/// for the sets' tests that compare a fast path with the general one on real traffic. `None`
+/// outside CI when the directory is not there; in CI, or with fewer than 40 captures, a panic:
+/// those tests must not pass on an empty list.
+#[cfg(test)]
+pub(crate) fn shared_captures() -> Option<Vec<std::path::PathBuf>> {
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    if !data.is_dir() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{} missing",
+            data.display()
+        );
+        eprintln!("skipping: {} not found", data.display());
+        return None;
+    }
+    let mut captures = Vec::new();
+    let mut dirs = vec![data];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path
+                .extension()
+                .is_some_and(|e| e == "pcap" || e == "pcapng")
+            {
+                captures.push(path);
+            }
+        }
+    }
+    captures.sort();
+    assert!(captures.len() >= 40, "{} captures", captures.len());
+    Some(captures)
+}

@@ -2440,29 +2440,9 @@ mod tests {
     #[test]
     fn direct_rows_equal_cell_rows_on_shared_captures() {
         use mqtt_ids_capture::{decode, open, ReaderOptions};
-        let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-        if !data.is_dir() {
-            assert!(std::env::var_os("CI").is_none(), "{data:?} is missing");
-            eprintln!("skipping: {data:?} not found");
+        let Some(captures) = crate::sets::shared_captures() else {
             return;
-        }
-        let mut captures = Vec::new();
-        let mut dirs = vec![data];
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else if path
-                    .extension()
-                    .is_some_and(|e| e == "pcap" || e == "pcapng")
-                {
-                    captures.push(path);
-                }
-            }
-        }
-        captures.sort();
-        assert!(captures.len() >= 40, "{} captures", captures.len());
+        };
         // No label, one class, and per-row rules (an attacker block: the labeler's call).
         let labelers = [
             Labeler::default(),

@@ -1145,7 +1145,6 @@ mod tests {
     use crate::label::{parse_rules, Net};
     use mqtt_ids_capture::{decode, Frame, LinkType};
     use mqtt_ids_mqtt::{Tracker, TrackerConfig};
-    use std::path::Path;
 
     /// Rows as text (absent = empty).
     #[derive(Default)]
@@ -1983,22 +1982,9 @@ mod tests {
 
     #[test]
     fn direct_csv_rows_are_the_cell_calls_rows_on_the_shared_captures() {
-        let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-        if !data.is_dir() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{} missing",
-                data.display()
-            );
-            eprintln!("skipping: {} not found", data.display());
+        let Some(captures) = crate::sets::shared_captures() else {
             return;
-        }
-        let mut captures: Vec<_> = walk(&data)
-            .into_iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
-            .collect();
-        captures.sort();
-        assert!(captures.len() >= 40, "{}", captures.len());
+        };
         let mut rows = 0;
         for (i, path) in captures.iter().enumerate() {
             // Each capture once, with the options and labels in turn.
@@ -2017,19 +2003,6 @@ mod tests {
         }
         // The 47 captures have 63,468 rows (tests/packet.rs).
         assert!(rows > 60_000, "{rows}");
-    }
-
-    fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-        let mut files = Vec::new();
-        for entry in std::fs::read_dir(dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                files.extend(walk(&path));
-            } else {
-                files.push(path);
-            }
-        }
-        files
     }
 
     #[test]
